@@ -1,0 +1,248 @@
+package fhir
+
+import (
+	"encoding/base64"
+	"encoding/xml"
+	"fmt"
+	"math/big"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Formats of primitive values follow the regular expressions in the R4
+// StructureDefinitions (TypeDef.Regex). The common string-like types are
+// checked by hand for speed; their behaviour is compared with the spec's
+// expressions in tests.
+
+const maxStringBytes = 1 << 20 // R4: strings SHALL NOT exceed 1 MB
+
+var regexps sync.Map // type name -> *regexp.Regexp
+
+func specRegexp(typ string) *regexp.Regexp {
+	if r, ok := regexps.Load(typ); ok {
+		return r.(*regexp.Regexp)
+	}
+	t := Type(typ)
+	if t == nil || t.Regex == "" {
+		return nil
+	}
+	r := regexp.MustCompile(`^(?:` + t.Regex + `)$`)
+	regexps.Store(typ, r)
+	return r
+}
+
+// checkNumber checks a JSON number literal against an integer type's range
+// and form. Any JSON number is a valid decimal.
+func checkNumber(typ, lit string) string {
+	if typ == "decimal" {
+		return ""
+	}
+	if strings.ContainsAny(lit, ".eE") {
+		return fmt.Sprintf("the value %s is not a valid %s (no fraction or exponent allowed)", lit, typ)
+	}
+	n, ok := new(big.Int).SetString(lit, 10)
+	if !ok {
+		return fmt.Sprintf("the value %s is not a valid %s", lit, typ)
+	}
+	if !n.IsInt64() || n.Int64() > 2147483647 || n.Int64() < -2147483648 {
+		return fmt.Sprintf("the value %s is outside the range of a 32-bit %s", lit, typ)
+	}
+	switch {
+	case typ == "unsignedInt" && n.Sign() < 0:
+		return fmt.Sprintf("the value %s is not a valid unsignedInt (must be 0 or more)", lit)
+	case typ == "positiveInt" && n.Sign() <= 0:
+		return fmt.Sprintf("the value %s is not a valid positiveInt (must be 1 or more)", lit)
+	}
+	return ""
+}
+
+// CheckFormat checks a primitive value's text against the rules of its
+// type. It returns "" when the value is valid.
+func CheckFormat(typ, s string) string { return checkFormat(typ, s) }
+
+func checkFormat(typ, s string) string {
+	if len(s) > maxStringBytes {
+		return fmt.Sprintf("the value is %d bytes long, more than the limit of 1 MB", len(s))
+	}
+	switch typ {
+	case "string", "markdown":
+		for _, r := range s {
+			if r < 0x20 && r != '\t' && r != '\n' && r != '\r' {
+				return fmt.Sprintf("the value contains the illegal control character U+%04X", r)
+			}
+		}
+		if strings.TrimSpace(s) == "" && typ == "string" {
+			return "the value is only whitespace"
+		}
+		if looksLikeHTML(s) {
+			return "the string contains text that looks like embedded HTML or script, which is not allowed"
+		}
+		return ""
+	case "code":
+		// The spec's expression uses Java's \s: ASCII whitespace only.
+		if s != strings.Trim(s, " \t\r\n\f\v") || strings.Contains(s, "  ") || strings.ContainsAny(s, "\t\r\n\f\v") {
+			return fmt.Sprintf("the code %q has leading, trailing or repeated whitespace", s)
+		}
+		return ""
+	case "id":
+		if !ValidID(s) {
+			return fmt.Sprintf("the id %q is not valid (1 to 64 of A-Z a-z 0-9 - .)", s)
+		}
+		return ""
+	case "uri", "url", "canonical":
+		for _, r := range s {
+			if unicode.IsSpace(r) {
+				return fmt.Sprintf("the %s %q contains whitespace", typ, s)
+			}
+		}
+		return ""
+	case "base64Binary":
+		clean := strings.Map(func(r rune) rune {
+			if unicode.IsSpace(r) {
+				return -1
+			}
+			return r
+		}, s)
+		if _, err := base64.StdEncoding.DecodeString(clean); err != nil {
+			return fmt.Sprintf("the value %q is not valid base64", abbreviate(s))
+		}
+		return ""
+	case "date", "dateTime", "instant":
+		if r := specRegexp(typ); r != nil && !r.MatchString(s) {
+			return fmt.Sprintf("the value %q is not a valid %s", s, typ)
+		}
+		if len(s) >= 10 {
+			if _, err := time.Parse("2006-01-02", s[:10]); err != nil {
+				return fmt.Sprintf("the value %q is not a valid %s (no such day)", s, typ)
+			}
+		}
+		return ""
+	}
+	if r := specRegexp(typ); r != nil && !r.MatchString(s) {
+		return fmt.Sprintf("the value %q is not a valid %s", abbreviate(s), typ)
+	}
+	return ""
+}
+
+func abbreviate(s string) string {
+	if len(s) > 40 {
+		return s[:37] + "..."
+	}
+	return s
+}
+
+// looksLikeHTML flags strings that carry active HTML content. Ordinary text
+// such as "a < b" is left alone.
+func looksLikeHTML(s string) bool {
+	if !strings.Contains(s, "<") {
+		return false
+	}
+	l := strings.ToLower(s)
+	for _, bad := range []string{"<script", "<iframe", "<frame", "<object", "<embed", "<form", "<applet", "<svg", "<meta", "<base", "<link"} {
+		if strings.Contains(l, bad) {
+			return true
+		}
+	}
+	return false
+}
+
+// Narrative XHTML is limited to basic formatting (txt-1, txt-2;
+// https://hl7.org/fhir/R4/narrative.html#xhtml).
+var (
+	xhtmlElements = setOf("a", "abbr", "acronym", "b", "big", "blockquote", "br", "caption", "cite", "code", "col", "colgroup",
+		"dd", "dfn", "div", "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p",
+		"pre", "q", "samp", "small", "span", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead",
+		"tr", "tt", "ul", "var")
+	xhtmlAttrs = setOf("abbr", "accesskey", "align", "alt", "axis", "bgcolor", "border", "cellhalign", "cellpadding",
+		"cellspacing", "cellvalign", "char", "charoff", "charset", "class", "colspan", "compact", "coords", "dir",
+		"frame", "headers", "height", "href", "hreflang", "hspace", "id", "lang", "longdesc", "name", "nowrap", "rel",
+		"rev", "rowspan", "rules", "scope", "shape", "span", "src", "start", "style", "summary", "tabindex", "title",
+		"type", "valign", "value", "vspace", "width", "xmlns", "space")
+)
+
+func setOf(s ...string) map[string]bool {
+	m := make(map[string]bool, len(s))
+	for _, x := range s {
+		m[x] = true
+	}
+	return m
+}
+
+// checkXHTML checks a narrative div: well-formed XML, an xhtml div at the
+// root, only allowed elements and attributes, no scripts or event handlers,
+// no external images, and some text content.
+func checkXHTML(s string) []string {
+	var probs []string
+	if !utf8.ValidString(s) {
+		return []string{"the narrative is not valid UTF-8"}
+	}
+	d := xml.NewDecoder(strings.NewReader(s))
+	d.Strict = true
+	d.Entity = xml.HTMLEntity
+	depth, text := 0, false
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			if err.Error() == "EOF" {
+				break
+			}
+			return append(probs, "the narrative is not well-formed XHTML: "+err.Error())
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if depth == 0 {
+				if t.Name.Local != "div" || t.Name.Space != "http://www.w3.org/1999/xhtml" {
+					probs = append(probs, "the narrative must be a <div> in the XHTML namespace")
+				}
+			}
+			depth++
+			if !xhtmlElements[t.Name.Local] {
+				probs = append(probs, fmt.Sprintf("invalid element name in the XHTML (%q)", t.Name.Local))
+			}
+			for _, a := range t.Attr {
+				name := strings.ToLower(a.Name.Local)
+				if strings.HasPrefix(name, "on") || !xhtmlAttrs[name] {
+					probs = append(probs, fmt.Sprintf("invalid attribute name in the XHTML (%q on %s)", a.Name.Local, t.Name.Local))
+					continue
+				}
+				v := strings.ToLower(strings.TrimSpace(a.Value))
+				if (name == "href" || name == "src") && strings.HasPrefix(v, "javascript:") {
+					probs = append(probs, fmt.Sprintf("script URLs are not allowed in the XHTML (%s)", name))
+				}
+				if name == "src" && isExternalURL(v) {
+					probs = append(probs, fmt.Sprintf("external references are not allowed in the XHTML (%s on %s)", name, t.Name.Local))
+				}
+			}
+		case xml.EndElement:
+			depth--
+		case xml.CharData:
+			if len(strings.TrimSpace(string(t))) > 0 {
+				text = true
+			}
+		case xml.ProcInst, xml.Directive:
+			probs = append(probs, "processing instructions and directives are not allowed in the XHTML")
+		}
+	}
+	if !text && !strings.Contains(s, "<img") {
+		probs = append(probs, "the narrative must have some non-whitespace content (txt-2)")
+	}
+	return probs
+}
+
+// isExternalURL reports whether a narrative src points outside the
+// resource: an absolute URL with a scheme other than data, or a
+// protocol-relative one.
+func isExternalURL(v string) bool {
+	if strings.HasPrefix(v, "//") {
+		return true
+	}
+	scheme, _, ok := strings.Cut(v, ":")
+	if !ok || scheme == "data" || strings.ContainsAny(scheme, "/#?.") {
+		return false
+	}
+	return true
+}

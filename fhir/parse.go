@@ -1,0 +1,683 @@
+package fhir
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Limits bound the work done on untrusted input. Zero fields take the
+// defaults of DefaultLimits.
+type Limits struct {
+	MaxBytes         int // size of the JSON text
+	MaxDepth         int // JSON nesting depth
+	MaxArray         int // items in one array
+	MaxResourceDepth int // resources inside resources (contained, Bundle entries, Parameters)
+	MaxIssues        int // issues reported before the parser stops listing them
+}
+
+// DefaultLimits are generous for clinical data and small enough that a
+// hostile document cannot exhaust the server.
+var DefaultLimits = Limits{
+	MaxBytes:         64 << 20,
+	MaxDepth:         128,
+	MaxArray:         200_000,
+	MaxResourceDepth: 8,
+	MaxIssues:        500,
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.MaxBytes > 0 {
+		d.MaxBytes = l.MaxBytes
+	}
+	if l.MaxDepth > 0 {
+		d.MaxDepth = l.MaxDepth
+	}
+	if l.MaxArray > 0 {
+		d.MaxArray = l.MaxArray
+	}
+	if l.MaxResourceDepth > 0 {
+		d.MaxResourceDepth = l.MaxResourceDepth
+	}
+	if l.MaxIssues > 0 {
+		d.MaxIssues = l.MaxIssues
+	}
+	return d
+}
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// Parse reads one resource from JSON and checks it against the R4
+// definitions in the same pass: unknown elements, JSON types, cardinality,
+// primitive formats, required bindings, empty values, null, contained
+// resources and narrative safety. It reports every problem it finds.
+//
+// The returned node is nil only when the input cannot be read as a resource
+// at all (a fatal issue); otherwise it holds everything that was understood
+// and the caller must check Outcome.HasErrors before using it. Invariants
+// (FHIRPath constraints) are not evaluated here; see Validator.
+func Parse(data []byte, lim Limits) (*Node, *Outcome) {
+	lim = lim.withDefaults()
+	p := &parser{data: data, lim: lim, out: &Outcome{}}
+	if len(data) > lim.MaxBytes {
+		p.out.Add(Fatal, "too-long", "", "resource is %d bytes, more than the limit of %d", len(data), lim.MaxBytes)
+		return nil, p.out
+	}
+	if bytes.HasPrefix(data, utf8BOM) {
+		data = data[len(utf8BOM):]
+		p.out.Add(Warning, "structure", "", "a UTF-8 byte order mark before the JSON text was ignored")
+	}
+	p.data = data
+	p.dec = jsontext.NewDecoder(bytes.NewReader(data))
+	n := p.resource("", 0)
+	if n == nil {
+		return nil, p.out
+	}
+	if p.fatal {
+		return nil, p.out
+	}
+	if _, err := p.dec.ReadToken(); err != io.EOF {
+		p.syntax(err, "unexpected content after the resource")
+		return nil, p.out
+	}
+	p.checkContained(n, n.Type)
+	return n, p.out
+}
+
+type parser struct {
+	dec   *jsontext.Decoder
+	data  []byte
+	lim   Limits
+	out   *Outcome
+	fatal bool
+	nerr  int
+}
+
+func (p *parser) issue(sev, code, path, format string, args ...any) {
+	if len(p.out.Issues) >= p.lim.MaxIssues {
+		if len(p.out.Issues) == p.lim.MaxIssues {
+			p.out.Add(Error, "too-costly", "", "too many issues; the rest are not listed")
+		}
+		return
+	}
+	p.out.Add(sev, code, path, format, args...)
+}
+
+// syntax records a fatal JSON syntax error and stops parsing.
+func (p *parser) syntax(err error, what string) {
+	if p.fatal {
+		return
+	}
+	p.fatal = true
+	msg := what
+	if err != nil && err != io.EOF {
+		var se *jsontext.SyntacticError
+		if errors.As(err, &se) {
+			msg = fmt.Sprintf("invalid JSON at byte %d: %s", se.ByteOffset, strings.TrimPrefix(se.Err.Error(), "jsontext: "))
+		} else {
+			msg = "invalid JSON: " + strings.TrimPrefix(err.Error(), "jsontext: ")
+		}
+	} else if err == io.EOF {
+		msg = "unexpected end of JSON input"
+	}
+	p.out.Issues = append(p.out.Issues, Issue{Severity: Fatal, Code: "structure", Diagnostics: msg})
+}
+
+func (p *parser) read() (jsontext.Token, bool) {
+	if p.fatal {
+		return jsontext.Token{}, false
+	}
+	tok, err := p.dec.ReadToken()
+	if err != nil {
+		p.syntax(err, "")
+		return tok, false
+	}
+	return tok, true
+}
+
+func (p *parser) skip() bool {
+	if p.fatal {
+		return false
+	}
+	if err := p.dec.SkipValue(); err != nil {
+		p.syntax(err, "")
+		return false
+	}
+	return true
+}
+
+func (p *parser) tooDeep(path string) bool {
+	if p.dec.StackDepth() >= p.lim.MaxDepth {
+		p.issue(Fatal, "too-costly", path, "JSON nesting is deeper than the limit of %d", p.lim.MaxDepth)
+		p.fatal = true
+		return true
+	}
+	return false
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "unexpected JSON"
+}
+
+// resource reads a JSON object that is a resource, dispatching on its
+// resourceType. rdepth counts enclosing resources.
+func (p *parser) resource(path string, rdepth int) *Node {
+	if rdepth >= p.lim.MaxResourceDepth {
+		p.issue(Error, "too-costly", path, "resources are nested deeper than the limit of %d", p.lim.MaxResourceDepth)
+		p.skip()
+		return nil
+	}
+	if k := p.dec.PeekKind(); k != '{' {
+		if k == 0 {
+			_, err := p.dec.ReadToken()
+			p.syntax(err, "expected a JSON object")
+			return nil
+		}
+		p.issue(Error, "structure", path, "a resource must be a JSON object, not %s", kindName(k))
+		p.skip()
+		return nil
+	}
+	start := int(p.dec.InputOffset())
+	if p.tooDeep(path) {
+		return nil
+	}
+	if _, ok := p.read(); !ok {
+		return nil
+	}
+	var typ string
+	if p.dec.PeekKind() == '"' {
+		name, ok := p.read()
+		if !ok {
+			return nil
+		}
+		if name.String() == "resourceType" {
+			v, ok := p.read()
+			if !ok {
+				return nil
+			}
+			if v.Kind() != '"' {
+				p.issue(Error, "structure", path, "resourceType must be a string")
+				p.skipObjectRest()
+				return nil
+			}
+			typ = v.String()
+			return p.resourceBody(typ, path, rdepth, false)
+		}
+		// resourceType is not the first property: find it, then parse the
+		// object again from its start.
+		if !p.skip() || !p.skipObjectRest() {
+			return nil
+		}
+		end := int(p.dec.InputOffset())
+		raw := bytes.TrimLeft(p.data[start:end], " \t\r\n:,[")
+		typ = findResourceType(raw)
+		if typ == "" {
+			p.issue(Error, "structure", path, "the resource has no resourceType")
+			return nil
+		}
+		sub := &parser{dec: jsontext.NewDecoder(bytes.NewReader(raw)), data: raw, lim: p.lim, out: p.out}
+		sub.read()
+		n := sub.resourceBody(typ, path, rdepth, true)
+		if sub.fatal {
+			p.fatal = true
+		}
+		return n
+	}
+	// Empty object or malformed.
+	if tok, ok := p.read(); ok && tok.Kind() == '}' {
+		p.issue(Error, "structure", path, "the resource has no resourceType")
+	}
+	return nil
+}
+
+// findResourceType returns the top-level "resourceType" string of a raw
+// JSON object, or "".
+func findResourceType(raw []byte) string {
+	d := jsontext.NewDecoder(bytes.NewReader(raw))
+	if tok, err := d.ReadToken(); err != nil || tok.Kind() != '{' {
+		return ""
+	}
+	for d.PeekKind() == '"' {
+		name, err := d.ReadToken()
+		if err != nil {
+			return ""
+		}
+		if name.String() == "resourceType" && d.PeekKind() == '"' {
+			v, _ := d.ReadToken()
+			return v.String()
+		}
+		if d.SkipValue() != nil {
+			return ""
+		}
+	}
+	return ""
+}
+
+func (p *parser) skipObjectRest() bool {
+	for !p.fatal {
+		if p.dec.PeekKind() == '}' {
+			_, ok := p.read()
+			return ok
+		}
+		if _, ok := p.read(); !ok { // name
+			return false
+		}
+		if !p.skip() {
+			return false
+		}
+	}
+	return false
+}
+
+// resourceBody parses the members of a resource object after '{' (and, unless
+// skipType, after the resourceType member).
+func (p *parser) resourceBody(typ, path string, rdepth int, skipType bool) *Node {
+	t := Type(typ)
+	if t == nil || t.Kind != KindResource || t.Abstract {
+		p.issue(Error, "structure", path, "unknown resource type %q", typ)
+		p.skipObjectRest()
+		return nil
+	}
+	if path == "" {
+		path = typ
+	}
+	n := &Node{Type: typ, Elem: &specElements[t.Root]}
+	p.members(n, path, rdepth, skipType)
+	return n
+}
+
+// members reads object members into n until the closing brace, then checks
+// n's cardinality and emptiness.
+func (p *parser) members(n *Node, path string, rdepth int, skipResourceType bool) {
+	kids := Children(n.Elem, n.Type)
+	isResource := n.Elem != nil && n.Elem.Path == n.Type && Type(n.Type).Kind == KindResource
+	for !p.fatal {
+		tok, ok := p.read()
+		if !ok {
+			return
+		}
+		if tok.Kind() == '}' {
+			break
+		}
+		name := tok.String()
+		if isResource && name == "resourceType" {
+			if skipResourceType {
+				p.skip()
+				continue
+			}
+			v, ok := p.read()
+			if ok && (v.Kind() != '"' || v.String() != n.Type) {
+				p.issue(Error, "structure", path, "resourceType is given twice")
+			}
+			continue
+		}
+		if name == "fhir_comments" {
+			p.issue(Warning, "structure", path, "fhir_comments are not part of R4 JSON and were dropped")
+			p.skip()
+			continue
+		}
+		ext := false
+		base := name
+		if strings.HasPrefix(name, "_") {
+			ext = true
+			base = name[1:]
+		}
+		e, typ := matchElement(kids, base)
+		if e == nil {
+			p.issue(Error, "structure", path+"."+base, "unrecognized property %q", name)
+			p.skip()
+			continue
+		}
+		epath := path + "." + e.Name
+		if e.Choice {
+			epath += ".ofType(" + typ + ")"
+		}
+		if ext {
+			tdef := Type(typ)
+			if tdef == nil || tdef.Kind != KindPrimitive {
+				p.issue(Error, "structure", epath, "%q is not allowed: %s is not a primitive element", name, base)
+				p.skip()
+				continue
+			}
+		}
+		f := fieldFor(n, base, e)
+		if e.Array {
+			if k := p.dec.PeekKind(); k != '[' {
+				p.issue(Error, "structure", epath, "the property %s must be a JSON array, not %s", name, kindName(k))
+				if k == '{' || k == '"' || k == '0' || k == 't' || k == 'f' {
+					// Read it as a one-item array so later checks still run.
+					p.item(n, f, e, typ, epath, 0, ext, rdepth, false)
+				} else {
+					p.skip()
+				}
+				continue
+			}
+			if p.tooDeep(epath) {
+				return
+			}
+			p.read()
+			i := 0
+			for !p.fatal && p.dec.PeekKind() != ']' {
+				if i >= p.lim.MaxArray {
+					p.issue(Error, "too-costly", epath, "array has more than %d items", p.lim.MaxArray)
+					for !p.fatal && p.dec.PeekKind() != ']' {
+						p.skip()
+					}
+					break
+				}
+				p.item(n, f, e, typ, epath+"["+strconv.Itoa(i)+"]", i, ext, rdepth, true)
+				i++
+			}
+			p.read()
+			if i == 0 {
+				p.issue(Error, "structure", epath, "arrays must not be empty")
+			}
+		} else {
+			if p.dec.PeekKind() == '[' {
+				p.issue(Error, "structure", epath, "the property %s must not be a JSON array", name)
+				p.skip()
+				continue
+			}
+			p.item(n, f, e, typ, epath, 0, ext, rdepth, false)
+		}
+	}
+	p.finish(n, kids, path)
+}
+
+// fieldFor returns n's field for element e sent as JSON name name, adding it.
+func fieldFor(n *Node, name string, e *Element) *Field {
+	for i := range n.Fields {
+		if n.Fields[i].Name == name {
+			return &n.Fields[i]
+		}
+	}
+	n.Fields = append(n.Fields, Field{Name: name, Elem: e})
+	return &n.Fields[len(n.Fields)-1]
+}
+
+// matchElement finds the child element for a JSON property name, resolving
+// choice elements ("valueQuantity" -> value[x] of type Quantity).
+func matchElement(kids []int32, name string) (*Element, string) {
+	for _, k := range kids {
+		e := &specElements[k]
+		if !e.Choice {
+			if e.Name == name {
+				if len(e.Types) == 0 {
+					return e, "BackboneElement"
+				}
+				return e, e.Types[0]
+			}
+			continue
+		}
+		if len(name) <= len(e.Name) || !strings.HasPrefix(name, e.Name) {
+			continue
+		}
+		suffix := name[len(e.Name):]
+		for _, t := range e.Types {
+			if len(t) == len(suffix) && t[1:] == suffix[1:] && suffix[0] == upper(t[0]) {
+				return e, t
+			}
+		}
+	}
+	return nil, ""
+}
+
+func upper(c byte) byte {
+	if c >= 'a' && c <= 'z' {
+		return c - 32
+	}
+	return c
+}
+
+// item reads one value (an array item when inArray) of element e into f.
+func (p *parser) item(n *Node, f *Field, e *Element, typ, path string, idx int, ext bool, rdepth int, inArray bool) {
+	k := p.dec.PeekKind()
+	// Locate or create the node at idx (primitive values and their "_"
+	// objects may come in either order).
+	var v *Node
+	if idx < len(f.Nodes) {
+		v = f.Nodes[idx]
+	}
+	if k == 'n' {
+		p.read()
+		if !inArray {
+			p.issue(Error, "structure", path, "null is not allowed here")
+			return
+		}
+		if v == nil {
+			v = &Node{Type: typ, Elem: e}
+			setAt(f, idx, v)
+		}
+		return
+	}
+	if ext {
+		if k != '{' {
+			p.issue(Error, "structure", path, "the extension object of a primitive must be a JSON object, not %s", kindName(k))
+			p.skip()
+			return
+		}
+		if v == nil {
+			v = &Node{Type: typ, Elem: e}
+			setAt(f, idx, v)
+		} else if len(v.Fields) > 0 {
+			p.issue(Error, "structure", path, "duplicate extension object")
+		}
+		if p.tooDeep(path) {
+			return
+		}
+		p.read()
+		tdef := Type(typ)
+		pr := &Node{Type: typ, Elem: &specElements[tdef.Root]}
+		p.members(pr, path, rdepth, false)
+		v.Fields = pr.Fields
+		return
+	}
+	if v != nil && v.Kind != NoValue {
+		p.issue(Error, "structure", path, "duplicate value")
+		p.skip()
+		return
+	}
+	if v == nil {
+		v = &Node{Type: typ, Elem: e}
+	}
+	tdef := Type(typ)
+	switch {
+	case typ == "Resource" || (tdef != nil && tdef.Kind == KindResource):
+		r := p.resource(path, rdepth+1)
+		if r == nil {
+			return
+		}
+		if typ != "Resource" && !Type(r.Type).IsA(typ) {
+			p.issue(Error, "structure", path, "a %s is not allowed here (expected %s)", r.Type, typ)
+		}
+		r.Elem = &specElements[Type(r.Type).Root]
+		setAt(f, idx, r)
+		return
+	case tdef != nil && tdef.Kind == KindPrimitive || typ == "xhtml":
+		tok, ok := p.read()
+		if !ok {
+			return
+		}
+		p.primitive(v, typ, tok, path)
+		if e.Binding != 0 && v.Kind != NoValue && (typ == "code") {
+			if b := e.BindingOf(); !b.Contains("", v.Value) {
+				p.issue(Error, "code-invalid", path, "the value %q is not in the required value set %s", v.Value, b.ValueSet)
+			}
+		}
+		setAt(f, idx, v)
+	default:
+		if k != '{' {
+			p.issue(Error, "structure", path, "%s must be a JSON object, not %s", typ, kindName(k))
+			p.skip()
+			return
+		}
+		if p.tooDeep(path) {
+			return
+		}
+		p.read()
+		p.members(v, path, rdepth, false)
+		if len(v.Fields) == 0 {
+			p.issue(Error, "structure", path, "objects must have content")
+		}
+		if e.Binding != 0 {
+			p.checkBinding(v, e.BindingOf(), typ, path)
+		}
+		setAt(f, idx, v)
+	}
+}
+
+func setAt(f *Field, idx int, v *Node) {
+	for len(f.Nodes) <= idx {
+		f.Nodes = append(f.Nodes, nil)
+	}
+	f.Nodes[idx] = v
+}
+
+// checkBinding checks a Coding or CodeableConcept against a required
+// binding.
+func (p *parser) checkBinding(v *Node, b *Binding, typ, path string) {
+	switch typ {
+	case "Coding":
+		sys, code := v.String("system"), v.String("code")
+		if code != "" && !b.Contains(sys, code) {
+			p.issue(Error, "code-invalid", path, "the code %s|%s is not in the required value set %s", sys, code, b.ValueSet)
+		}
+	case "CodeableConcept":
+		codings := v.Get("coding")
+		if len(codings) == 0 {
+			return
+		}
+		for _, c := range codings {
+			if b.Contains(c.String("system"), c.String("code")) {
+				return
+			}
+		}
+		p.issue(Error, "code-invalid", path, "none of the codings is in the required value set %s", b.ValueSet)
+	}
+}
+
+// finish checks the fields of a finished object: required elements,
+// maximum cardinality, and null placeholders that no "_" object filled.
+func (p *parser) finish(n *Node, kids []int32, path string) {
+	if p.fatal {
+		return
+	}
+	for fi := range n.Fields {
+		f := &n.Fields[fi]
+		e := f.Elem
+		for i, v := range f.Nodes {
+			if v == nil || (v.Kind == NoValue && len(v.Fields) == 0 && isPrimitiveType(v.Type)) {
+				ipath := path + "." + e.Name
+				if e.Array {
+					ipath += "[" + strconv.Itoa(i) + "]"
+				}
+				p.issue(Error, "structure", ipath, "a primitive value must have a value or an extension (null found)")
+			}
+		}
+		if e.Max > 0 && len(f.Nodes) > int(e.Max) {
+			p.issue(Error, "structure", path+"."+e.Name, "%s: at most %d allowed, but found %d", e.Path, e.Max, len(f.Nodes))
+		}
+	}
+	// Drop nil placeholders so later stages never see them.
+	for fi := range n.Fields {
+		f := &n.Fields[fi]
+		kept := f.Nodes[:0]
+		for _, v := range f.Nodes {
+			if v != nil {
+				kept = append(kept, v)
+			}
+		}
+		f.Nodes = kept
+	}
+	for _, k := range kids {
+		e := &specElements[k]
+		if e.Min == 0 {
+			continue
+		}
+		found := 0
+		for fi := range n.Fields {
+			if n.Fields[fi].Elem == e {
+				found += len(n.Fields[fi].Nodes)
+			}
+		}
+		if found < int(e.Min) {
+			p.issue(Error, "required", path, "%s: minimum required = %d, but only found %d", e.Path, e.Min, found)
+		}
+	}
+	// Choice elements may be sent under two names; only one is allowed.
+	for i := range n.Fields {
+		for j := i + 1; j < len(n.Fields); j++ {
+			if n.Fields[i].Elem == n.Fields[j].Elem {
+				p.issue(Error, "structure", path+"."+n.Fields[i].Elem.Name, "%s is given as both %s and %s", n.Fields[i].Elem.Path, n.Fields[i].Name, n.Fields[j].Name)
+			}
+		}
+	}
+}
+
+func isPrimitiveType(t string) bool {
+	d := Type(t)
+	return d != nil && d.Kind == KindPrimitive
+}
+
+// primitive stores a primitive token into v after checking its JSON type and
+// format.
+func (p *parser) primitive(v *Node, typ string, tok jsontext.Token, path string) {
+	k := tok.Kind()
+	switch typ {
+	case "boolean":
+		if k != 't' && k != 'f' {
+			p.issue(Error, "structure", path, "boolean values must be JSON true or false, not %s", kindName(k))
+			return
+		}
+		v.Kind, v.Value = BoolValue, tok.String()
+		return
+	case "integer", "unsignedInt", "positiveInt", "decimal":
+		if k != '0' {
+			p.issue(Error, "structure", path, "%s values must be JSON numbers, not %s", typ, kindName(k))
+			return
+		}
+		v.Kind, v.Value = NumberValue, tok.String()
+		if msg := checkNumber(typ, v.Value); msg != "" {
+			p.issue(Error, "value", path, "%s", msg)
+		}
+		return
+	}
+	if k != '"' {
+		p.issue(Error, "structure", path, "%s values must be JSON strings, not %s", typ, kindName(k))
+		return
+	}
+	v.Kind, v.Value = StringValue, tok.String()
+	if v.Value == "" {
+		p.issue(Error, "value", path, "string values must not be empty")
+		return
+	}
+	if typ == "xhtml" {
+		for _, msg := range checkXHTML(v.Value) {
+			p.issue(Error, "value", path, "%s", msg)
+		}
+		return
+	}
+	if msg := checkFormat(typ, v.Value); msg != "" {
+		p.issue(Error, "value", path, "%s", msg)
+	}
+}

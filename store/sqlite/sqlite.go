@@ -1,0 +1,586 @@
+// Package sqlite is fhirseal's embedded storage backend: SQLite in WAL mode
+// through a pure-Go driver, so the binary stays static.
+//
+// One writer goroutine owns the write connection. It takes the write
+// requests that are waiting, runs each in a savepoint of one transaction
+// (a failed request rolls back only itself) and commits the group with
+// synchronous=FULL, so every acknowledged write is on disk. Reads use a
+// separate pool of connections and never wait for the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/fhirseal/fhirseal/fhir"
+	"github.com/fhirseal/fhirseal/store"
+)
+
+// Options configure a Store.
+type Options struct {
+	// Indexer extracts search index rows; nil stores none (only _id and
+	// type searches then work).
+	Indexer store.Indexer
+	// Now is the clock used for meta.lastUpdated; nil means time.Now.
+	Now func() time.Time
+	// MaxGroup bounds how many requests one commit carries (default 256).
+	MaxGroup int
+}
+
+// Store is the SQLite backend. It implements store.Store.
+type Store struct {
+	w       *sql.DB // one connection, owned by the writer goroutine
+	r       *sql.DB // readers
+	opts    Options
+	reqs    chan *request
+	done    chan struct{}
+	closing sync.Once
+	wg      sync.WaitGroup
+
+	// Writer-goroutine state.
+	nextIndex int64 // next ledger index
+	lastStamp time.Time
+}
+
+type request struct {
+	ctx context.Context
+	fn  func(store.Tx) error
+	err chan error
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS resource_version (
+	rtype        TEXT    NOT NULL,
+	id           TEXT    NOT NULL,
+	vid          INTEGER NOT NULL,
+	last_updated TEXT    NOT NULL,
+	op           TEXT    NOT NULL,
+	body         BLOB,
+	ledger_index INTEGER NOT NULL UNIQUE,
+	PRIMARY KEY (rtype, id, vid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS resource_version_time ON resource_version (last_updated);
+CREATE TABLE IF NOT EXISTS resource_current (
+	rtype        TEXT    NOT NULL,
+	id           TEXT    NOT NULL,
+	vid          INTEGER NOT NULL,
+	deleted      INTEGER NOT NULL,
+	ledger_index INTEGER NOT NULL,
+	PRIMARY KEY (rtype, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS resource_current_seq ON resource_current (rtype, ledger_index);
+CREATE TABLE IF NOT EXISTS idx_token (
+	rtype TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+	system TEXT NOT NULL, code TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_token_code ON idx_token (rtype, param, code, system);
+CREATE INDEX IF NOT EXISTS idx_token_res ON idx_token (rtype, id);
+CREATE TABLE IF NOT EXISTS idx_string (
+	rtype TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_string_value ON idx_string (rtype, param, value);
+CREATE INDEX IF NOT EXISTS idx_string_res ON idx_string (rtype, id);
+CREATE TABLE IF NOT EXISTS idx_reference (
+	rtype TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, target TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_reference_target ON idx_reference (rtype, param, target);
+CREATE INDEX IF NOT EXISTS idx_reference_res ON idx_reference (rtype, id);
+`
+
+// Open opens (creating if needed) the database file at path.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxGroup <= 0 {
+		opts.MaxGroup = 256
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(on)"
+	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	if _, err := w.Exec(schema); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: create schema: %w", err)
+	}
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(on)")
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(8)
+	s := &Store{w: w, r: r, opts: opts, reqs: make(chan *request, 1024), done: make(chan struct{})}
+	var max sql.NullInt64
+	if err := w.QueryRow(`SELECT max(ledger_index) FROM resource_version`).Scan(&max); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if max.Valid {
+		s.nextIndex = max.Int64 + 1
+	}
+	s.wg.Add(1)
+	go s.writer()
+	return s, nil
+}
+
+// Close stops the writer after the requests already queued and closes the
+// database.
+func (s *Store) Close() error {
+	s.closing.Do(func() { close(s.done) })
+	s.wg.Wait()
+	err := errors.Join(s.r.Close(), s.w.Close())
+	return err
+}
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	req := &request{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	select {
+	case s.reqs <- req:
+	case <-s.done:
+		return errors.New("sqlite: store closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued the request runs to completion; waiting for it keeps an
+	// acknowledged result meaningful even if the caller has gone.
+	return <-req.err
+}
+
+func (s *Store) writer() {
+	defer s.wg.Done()
+	for {
+		var first *request
+		select {
+		case first = <-s.reqs:
+		case <-s.done:
+			// Drain what is queued, then stop.
+			for {
+				select {
+				case r := <-s.reqs:
+					s.commitGroup([]*request{r})
+				default:
+					return
+				}
+			}
+		}
+		group := []*request{first}
+	fill:
+		for len(group) < s.opts.MaxGroup {
+			select {
+			case r := <-s.reqs:
+				group = append(group, r)
+			default:
+				break fill
+			}
+		}
+		s.commitGroup(group)
+	}
+}
+
+// commitGroup runs a group of requests in one transaction, each in its own
+// savepoint.
+func (s *Store) commitGroup(group []*request) {
+	fail := func(err error) {
+		for _, r := range group {
+			r.err <- err
+		}
+	}
+	ctx := context.Background()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		fail(fmt.Errorf("sqlite: begin: %w", err))
+		return
+	}
+	startIndex, startStamp := s.nextIndex, s.lastStamp
+	results := make([]error, len(group))
+	for i, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if _, err := tx.Exec(`SAVEPOINT req`); err != nil {
+			results[i] = err
+			continue
+		}
+		index, stamp := s.nextIndex, s.lastStamp
+		err := r.fn(&txn{s: s, tx: tx})
+		if err != nil {
+			results[i] = err
+			s.nextIndex, s.lastStamp = index, stamp
+			if _, rerr := tx.Exec(`ROLLBACK TO req`); rerr != nil {
+				tx.Rollback()
+				s.nextIndex, s.lastStamp = startIndex, startStamp
+				fail(fmt.Errorf("sqlite: rollback to savepoint: %w", rerr))
+				return
+			}
+		}
+		if _, err := tx.Exec(`RELEASE req`); err != nil {
+			tx.Rollback()
+			s.nextIndex, s.lastStamp = startIndex, startStamp
+			fail(fmt.Errorf("sqlite: release savepoint: %w", err))
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		s.nextIndex, s.lastStamp = startIndex, startStamp
+		fail(fmt.Errorf("sqlite: commit: %w", err))
+		return
+	}
+	for i, r := range group {
+		r.err <- results[i]
+	}
+}
+
+// txn implements store.Tx on the writer's transaction.
+type txn struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+type queryer interface {
+	QueryRow(query string, args ...any) *sql.Row
+	Query(query string, args ...any) (*sql.Rows, error)
+}
+
+func readCurrent(q queryer, typ, id string) (*store.Version, error) {
+	v := &store.Version{Type: typ, ID: id}
+	var op string
+	err := q.QueryRow(`SELECT v.vid, v.last_updated, v.op, v.body, v.ledger_index
+		FROM resource_current c JOIN resource_version v ON v.rtype = c.rtype AND v.id = c.id AND v.vid = c.vid
+		WHERE c.rtype = ? AND c.id = ?`, typ, id).Scan(&v.VersionID, &v.LastUpdated, &op, &v.Body, &v.LedgerIndex)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fhir.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	v.Op = store.Op(op)
+	if v.Deleted() {
+		return v, fhir.ErrDeleted
+	}
+	return v, nil
+}
+
+func (t *txn) Current(typ, id string) (*store.Version, error) { return readCurrent(t.tx, typ, id) }
+
+// stamp returns the lastUpdated for a new version: now, at millisecond
+// precision, and strictly after the previous write's stamp so versions are
+// ordered by it.
+func (t *txn) stamp() string {
+	now := t.s.opts.Now().UTC().Truncate(time.Millisecond)
+	if !now.After(t.s.lastStamp) {
+		now = t.s.lastStamp.Add(time.Millisecond)
+	}
+	t.s.lastStamp = now
+	return now.Format("2006-01-02T15:04:05.000Z")
+}
+
+func (t *txn) Put(res *fhir.Node, ifMatch int64) (*store.Version, error) {
+	typ, id := res.Type, res.ID()
+	if !fhir.ValidID(id) {
+		return nil, fhir.Invalid("value", typ+".id", "the resource needs a valid id")
+	}
+	cur, err := t.Current(typ, id)
+	var vid int64 = 1
+	op := store.OpCreate
+	switch {
+	case err == nil:
+		vid, op = cur.VersionID+1, store.OpUpdate
+	case errors.Is(err, fhir.ErrDeleted):
+		vid = cur.VersionID + 1
+	case errors.Is(err, fhir.ErrNotFound):
+	default:
+		return nil, err
+	}
+	if ifMatch != 0 && (cur == nil || cur.VersionID != ifMatch) {
+		return nil, fhir.ErrConflict
+	}
+	v := &store.Version{Type: typ, ID: id, VersionID: vid, Op: op, LastUpdated: t.stamp()}
+	meta := res.Ensure("meta")
+	meta.Set("versionId", strconv.FormatInt(vid, 10))
+	meta.Set("lastUpdated", v.LastUpdated)
+	v.Body = fhir.Marshal(res)
+	if err := t.insert(v); err != nil {
+		return nil, err
+	}
+	if err := t.index(res, typ, id); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (t *txn) Delete(typ, id string, ifMatch int64) (*store.Version, error) {
+	cur, err := t.Current(typ, id)
+	if err != nil {
+		if errors.Is(err, fhir.ErrNotFound) || errors.Is(err, fhir.ErrDeleted) {
+			if ifMatch != 0 {
+				return nil, fhir.ErrConflict
+			}
+			return nil, nil
+		}
+		return nil, err
+	}
+	if ifMatch != 0 && cur.VersionID != ifMatch {
+		return nil, fhir.ErrConflict
+	}
+	v := &store.Version{Type: typ, ID: id, VersionID: cur.VersionID + 1, Op: store.OpDelete, LastUpdated: t.stamp()}
+	if err := t.insert(v); err != nil {
+		return nil, err
+	}
+	if err := t.unindex(typ, id); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (t *txn) insert(v *store.Version) error {
+	v.LedgerIndex = t.s.nextIndex
+	t.s.nextIndex++
+	if _, err := t.tx.Exec(`INSERT INTO resource_version (rtype, id, vid, last_updated, op, body, ledger_index) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		v.Type, v.ID, v.VersionID, v.LastUpdated, string(v.Op), v.Body, v.LedgerIndex); err != nil {
+		return fmt.Errorf("sqlite: insert version: %w", err)
+	}
+	deleted := 0
+	if v.Deleted() {
+		deleted = 1
+	}
+	if _, err := t.tx.Exec(`INSERT INTO resource_current (rtype, id, vid, deleted, ledger_index) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (rtype, id) DO UPDATE SET vid = excluded.vid, deleted = excluded.deleted, ledger_index = excluded.ledger_index`,
+		v.Type, v.ID, v.VersionID, deleted, v.LedgerIndex); err != nil {
+		return fmt.Errorf("sqlite: update current: %w", err)
+	}
+	return nil
+}
+
+func (t *txn) unindex(typ, id string) error {
+	for _, table := range []string{"idx_token", "idx_string", "idx_reference"} {
+		if _, err := t.tx.Exec(`DELETE FROM `+table+` WHERE rtype = ? AND id = ?`, typ, id); err != nil {
+			return fmt.Errorf("sqlite: clear index: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *txn) index(res *fhir.Node, typ, id string) error {
+	if err := t.unindex(typ, id); err != nil {
+		return err
+	}
+	if t.s.opts.Indexer == nil {
+		return nil
+	}
+	for _, e := range t.s.opts.Indexer(res) {
+		var err error
+		switch e.Kind {
+		case store.FilterToken:
+			_, err = t.tx.Exec(`INSERT INTO idx_token (rtype, id, param, system, code) VALUES (?, ?, ?, ?, ?)`, typ, id, e.Param, e.System, e.Code)
+		case store.FilterString:
+			_, err = t.tx.Exec(`INSERT INTO idx_string (rtype, id, param, value) VALUES (?, ?, ?, ?)`, typ, id, e.Param, e.Value)
+		case store.FilterReference:
+			_, err = t.tx.Exec(`INSERT INTO idx_reference (rtype, id, param, target) VALUES (?, ?, ?, ?)`, typ, id, e.Param, e.Value)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: insert index row: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *txn) Search(q *store.Query) (*store.Page, error) { return search(t.tx, q) }
+
+// Read implements store.Store.
+func (s *Store) Read(ctx context.Context, typ, id string) (*store.Version, error) {
+	return readCurrent(readConn{ctx, s.r}, typ, id)
+}
+
+// readConn adapts *sql.DB with a context to queryer.
+type readConn struct {
+	ctx context.Context
+	db  *sql.DB
+}
+
+func (c readConn) QueryRow(q string, args ...any) *sql.Row { return c.db.QueryRowContext(c.ctx, q, args...) }
+func (c readConn) Query(q string, args ...any) (*sql.Rows, error) {
+	return c.db.QueryContext(c.ctx, q, args...)
+}
+
+// VRead implements store.Store.
+func (s *Store) VRead(ctx context.Context, typ, id string, vid int64) (*store.Version, error) {
+	v := &store.Version{Type: typ, ID: id, VersionID: vid}
+	var op string
+	err := s.r.QueryRowContext(ctx, `SELECT last_updated, op, body, ledger_index FROM resource_version WHERE rtype = ? AND id = ? AND vid = ?`,
+		typ, id, vid).Scan(&v.LastUpdated, &op, &v.Body, &v.LedgerIndex)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fhir.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	v.Op = store.Op(op)
+	return v, nil
+}
+
+// History implements store.Store.
+func (s *Store) History(ctx context.Context, q store.HistoryQuery) ([]store.Version, error) {
+	var where []string
+	var args []any
+	if q.Type != "" {
+		where = append(where, "rtype = ?")
+		args = append(args, q.Type)
+	}
+	if q.ID != "" {
+		where = append(where, "id = ?")
+		args = append(args, q.ID)
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "last_updated >= ?")
+		args = append(args, q.Since.UTC().Format("2006-01-02T15:04:05.000Z"))
+	}
+	if !q.At.IsZero() {
+		// Versions current at the instant: the newest version of each
+		// resource with lastUpdated at or before it.
+		where = append(where, `last_updated <= ? AND NOT EXISTS (SELECT 1 FROM resource_version n
+			WHERE n.rtype = resource_version.rtype AND n.id = resource_version.id AND n.vid > resource_version.vid AND n.last_updated <= ?)`)
+		at := q.At.UTC().Format("2006-01-02T15:04:05.000Z")
+		args = append(args, at, at)
+	}
+	if q.Before > 0 {
+		where = append(where, "ledger_index < ?")
+		args = append(args, q.Before)
+	}
+	sqlText := `SELECT rtype, id, vid, last_updated, op, body, ledger_index FROM resource_version`
+	if len(where) > 0 {
+		sqlText += " WHERE " + strings.Join(where, " AND ")
+	}
+	sqlText += " ORDER BY ledger_index DESC"
+	if q.Count > 0 {
+		sqlText += " LIMIT " + strconv.Itoa(q.Count)
+	}
+	rows, err := s.r.QueryContext(ctx, sqlText, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Version
+	for rows.Next() {
+		var v store.Version
+		var op string
+		if err := rows.Scan(&v.Type, &v.ID, &v.VersionID, &v.LastUpdated, &op, &v.Body, &v.LedgerIndex); err != nil {
+			return nil, err
+		}
+		v.Op = store.Op(op)
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// Search implements store.Store.
+func (s *Store) Search(ctx context.Context, q *store.Query) (*store.Page, error) {
+	return search(readConn{ctx, s.r}, q)
+}
+
+// search compiles a query into SQL over the current versions.
+func search(db queryer, q *store.Query) (*store.Page, error) {
+	var where []string
+	var args []any
+	where = append(where, "c.deleted = 0")
+	if len(q.Types) > 0 {
+		where = append(where, "c.rtype IN ("+placeholders(len(q.Types))+")")
+		for _, t := range q.Types {
+			args = append(args, t)
+		}
+	}
+	if q.AsOf > 0 {
+		where = append(where, "c.ledger_index < ?")
+		args = append(args, q.AsOf)
+	}
+	for _, f := range q.Filters {
+		var alts []string
+		for _, v := range f.Values {
+			switch f.Kind {
+			case store.FilterID:
+				alts = append(alts, "c.id = ?")
+				args = append(args, v.Value)
+			case store.FilterToken:
+				if v.AnySystem {
+					alts = append(alts, "EXISTS (SELECT 1 FROM idx_token x WHERE x.rtype = c.rtype AND x.id = c.id AND x.param = ? AND x.code = ?)")
+					args = append(args, f.Param, v.Code)
+				} else if v.Code == "" {
+					alts = append(alts, "EXISTS (SELECT 1 FROM idx_token x WHERE x.rtype = c.rtype AND x.id = c.id AND x.param = ? AND x.system = ?)")
+					args = append(args, f.Param, v.System)
+				} else {
+					alts = append(alts, "EXISTS (SELECT 1 FROM idx_token x WHERE x.rtype = c.rtype AND x.id = c.id AND x.param = ? AND x.code = ? AND x.system = ?)")
+					args = append(args, f.Param, v.Code, v.System)
+				}
+			case store.FilterString:
+				alts = append(alts, "EXISTS (SELECT 1 FROM idx_string x WHERE x.rtype = c.rtype AND x.id = c.id AND x.param = ? AND x.value >= ? AND x.value < ?)")
+				args = append(args, f.Param, v.Value, v.Value+"\U0010FFFF")
+			case store.FilterReference:
+				alts = append(alts, "EXISTS (SELECT 1 FROM idx_reference x WHERE x.rtype = c.rtype AND x.id = c.id AND x.param = ? AND x.target = ?)")
+				args = append(args, f.Param, v.Value)
+			}
+		}
+		if len(alts) == 0 {
+			continue
+		}
+		cond := "(" + strings.Join(alts, " OR ") + ")"
+		if f.Not {
+			cond = "NOT " + cond
+		}
+		where = append(where, cond)
+	}
+	base := " FROM resource_current c WHERE " + strings.Join(where, " AND ")
+	page := &store.Page{Total: -1}
+	if q.Total {
+		if err := db.QueryRow("SELECT count(*)"+base, args...).Scan(&page.Total); err != nil {
+			return nil, err
+		}
+	}
+	if q.Count == 0 && q.Total {
+		return page, nil
+	}
+	limit := q.Count
+	if limit <= 0 {
+		limit = 20
+	}
+	sqlText := `SELECT v.rtype, v.id, v.vid, v.last_updated, v.op, v.body, v.ledger_index FROM resource_version v JOIN (SELECT c.rtype, c.id, c.vid, c.ledger_index` +
+		base + ` ORDER BY c.ledger_index LIMIT ? OFFSET ?) m ON v.rtype = m.rtype AND v.id = m.id AND v.vid = m.vid ORDER BY m.ledger_index`
+	rows, err := db.Query(sqlText, append(args, limit+1, q.Offset)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v store.Version
+		var op string
+		if err := rows.Scan(&v.Type, &v.ID, &v.VersionID, &v.LastUpdated, &op, &v.Body, &v.LedgerIndex); err != nil {
+			return nil, err
+		}
+		v.Op = store.Op(op)
+		page.Matches = append(page.Matches, v)
+	}
+	if len(page.Matches) > limit {
+		page.Matches = page.Matches[:limit]
+		page.More = true
+	}
+	return page, rows.Err()
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}

@@ -113,8 +113,8 @@ type Query struct {
 
 // Filter restricts matches. Values are ORed.
 type Filter struct {
-	Kind  FilterKind
-	Param string // search parameter code (for index filters)
+	Kind   FilterKind
+	Param  string // search parameter code (for index filters)
 	Values []FilterValue
 	Not    bool
 }

@@ -414,7 +414,9 @@ type readConn struct {
 	db  *sql.DB
 }
 
-func (c readConn) QueryRow(q string, args ...any) *sql.Row { return c.db.QueryRowContext(c.ctx, q, args...) }
+func (c readConn) QueryRow(q string, args ...any) *sql.Row {
+	return c.db.QueryRowContext(c.ctx, q, args...)
+}
 func (c readConn) Query(q string, args ...any) (*sql.Rows, error) {
 	return c.db.QueryContext(c.ctx, q, args...)
 }

@@ -214,3 +214,19 @@ func ValidID(s string) bool {
 	}
 	return true
 }
+
+// Append adds a value to the repeating child element name and returns it:
+// an empty node of the element's type for the caller to fill.
+func (n *Node) Append(name string) *Node {
+	e := n.childElement(name)
+	if e == nil {
+		return nil
+	}
+	c := &Node{Type: e.Types[0], Elem: e}
+	if f := n.Field(name); f != nil {
+		f.Nodes = append(f.Nodes, c)
+		return c
+	}
+	n.insertField(Field{Name: name, Elem: e, Nodes: []*Node{c}})
+	return c
+}

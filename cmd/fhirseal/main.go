@@ -1,0 +1,47 @@
+// Command fhirseal is the fhirseal FHIR R4 server and its tools.
+//
+//	fhirseal serve      run the server (default)
+//	fhirseal validate   validate resource files offline
+//
+// Every flag has a FHIRSEAL_* environment equivalent (--base-url is
+// FHIRSEAL_BASE_URL); a flag given on the command line wins.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	args := os.Args[1:]
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	var code int
+	switch cmd {
+	case "serve":
+		code = serve(args, os.Getenv)
+	case "validate":
+		code = validate(args, os.Stdout, os.Stderr)
+	case "version":
+		fmt.Println(version)
+	case "help", "-h", "--help":
+		fmt.Fprint(os.Stdout, usage)
+	default:
+		fmt.Fprintf(os.Stderr, "fhirseal: unknown command %q\n\n%s", cmd, usage)
+		code = 2
+	}
+	os.Exit(code)
+}
+
+const usage = `usage: fhirseal <command> [flags]
+
+commands:
+  serve     run the FHIR server (the default command)
+  validate  validate resource files: fhirseal validate FILE...
+  version   print the version
+`

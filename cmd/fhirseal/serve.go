@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fhirseal/fhirseal/server"
+	"github.com/fhirseal/fhirseal/store/sqlite"
+)
+
+// serveConfig is the serve command's configuration.
+type serveConfig struct {
+	Addr         string
+	Data         string
+	BaseURL      string
+	MaxBodyBytes int64
+	LogLevel     string
+}
+
+// envFlags registers a flag set whose defaults come from FHIRSEAL_*
+// variables.
+func envDefault(getenv func(string) string, name, def string) string {
+	key := "FHIRSEAL_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func serve(args []string, getenv func(string) string) int {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.Addr, "addr", envDefault(getenv, "addr", "127.0.0.1:8080"), "listen address")
+	fs.StringVar(&cfg.Data, "data", envDefault(getenv, "data", "./fhirseal-data"), "data directory (SQLite database and keys)")
+	fs.StringVar(&cfg.BaseURL, "base-url", envDefault(getenv, "base-url", ""), "public base URL of the FHIR API (default http://ADDR/fhir)")
+	fs.StringVar(&cfg.LogLevel, "log-level", envDefault(getenv, "log-level", "info"), "debug, info, warn or error")
+	maxBody := fs.Int64("max-body-bytes", 16<<20, "request body limit in bytes")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg.MaxBodyBytes = *maxBody
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "http://" + cfg.Addr + "/fhir"
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "fhirseal: bad --log-level: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if err := run(cfg, log); err != nil {
+		log.Error("fhirseal stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func run(cfg serveConfig, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return err
+	}
+	st, err := sqlite.Open(filepath.Join(cfg.Data, "fhirseal.db"), sqlite.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv := server.New(server.Config{
+		Store: st, Logger: log, BaseURL: cfg.BaseURL, Version: version, MaxBodyBytes: cfg.MaxBodyBytes,
+	})
+	hs := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ListenAndServe() }()
+	log.Info("fhirseal serving", "addr", cfg.Addr, "base_url", cfg.BaseURL, "data", cfg.Data)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+// Package server is fhirseal's HTTP layer: it parses requests, calls the
+// store and renders FHIR responses. It holds no storage or FHIR model logic
+// of its own: resources are parsed and validated by package fhir, kept by a
+// store.Store.
+//
+// Every interaction is registered per resource type from the generated
+// spec tables through huma, so the same registration yields the routes and
+// the OpenAPI document served at /openapi.json. Handlers return errors;
+// writeError is the one place where an error becomes an HTTP status and an
+// OperationOutcome.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/fhirseal/fhirseal/store"
+)
+
+// Config is what a Server needs. Fill it in main.
+type Config struct {
+	Store   store.Store
+	Logger  *slog.Logger
+	BaseURL string // public base of the FHIR API, e.g. http://127.0.0.1:8080/fhir
+	Version string // software version shown in the CapabilityStatement
+	// MaxBodyBytes limits request bodies (default 16 MiB).
+	MaxBodyBytes int64
+	// NoUpdateCreate refuses PUT to an id that does not exist.
+	NoUpdateCreate bool
+	// DefaultCount and MaxCount bound search and history pages (20, 1000).
+	DefaultCount, MaxCount int
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Server serves the FHIR REST API.
+type Server struct {
+	cfg     Config
+	mux     *http.ServeMux
+	api     huma.API
+	handler http.Handler
+	log     *slog.Logger
+
+	capOnce sync.Once
+	capJSON []byte
+}
+
+// handlerFunc is a FHIR interaction: it writes a response or returns an
+// error for writeError.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// New builds a Server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 16 << 20
+	}
+	if cfg.DefaultCount <= 0 {
+		cfg.DefaultCount = 20
+	}
+	if cfg.MaxCount <= 0 {
+		cfg.MaxCount = 1000
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	hc := huma.DefaultConfig("fhirseal FHIR R4 API", cfg.Version)
+	hc.DocsPath = ""
+	hc.SchemasPath = ""
+	hc.OpenAPI.Info.Description = "FHIR R4 RESTful API (https://hl7.org/fhir/R4/http.html). Bodies are application/fhir+json."
+	s.api = humago.New(s.mux, hc)
+	s.routes()
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, &httpError{status: http.StatusNotFound, code: "not-found", msg: "no FHIR interaction at " + r.Method + " " + r.URL.Path})
+	})
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	s.handler = s.middleware(s.mux)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// OpenAPI returns the generated OpenAPI document.
+func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
+
+// route registers one interaction with huma (routing and documentation)
+// and the FHIR handler behind it.
+func (s *Server) route(method, path, id, summary, tag string, h handlerFunc) {
+	op := &huma.Operation{
+		OperationID: id,
+		Method:      method,
+		Path:        path,
+		Summary:     summary,
+		Tags:        []string{tag},
+		Responses: map[string]*huma.Response{
+			"default": {Description: "A FHIR resource, Bundle or OperationOutcome (application/fhir+json)"},
+		},
+	}
+	s.api.OpenAPI().AddOperation(op)
+	s.api.Adapter().Handle(op, func(ctx huma.Context) {
+		r, w := humago.Unwrap(ctx)
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = 0
+
+// requestID returns the id the middleware gave the request.
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey).(string)
+	return id
+}
+
+// statusWriter records the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// middleware adds a request id, recovers panics, limits bodies and writes
+// one access-log line naming the route pattern (never the query string:
+// queries carry patient data).
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		var b [8]byte
+		rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic", "request_id", id, "panic", fmt.Sprint(p))
+				if sw.status == 0 {
+					s.writeError(sw, r, fmt.Errorf("panic: %v", p))
+				}
+			}
+			s.log.Info("request", "method", r.Method, "route", r.Pattern, "status", sw.status,
+				"duration_ms", float64(time.Since(start).Microseconds())/1000, "request_id", id)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// httpError is an error with a status and a client-safe message.
+type httpError struct {
+	status int
+	code   string // OperationOutcome issue code
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &httpError{status: http.StatusBadRequest, code: "invalid", msg: fmt.Sprintf(format, args...)}
+}
+
+// newID returns a server-assigned logical id.
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}

@@ -182,7 +182,8 @@ func checkXHTML(s string) []string {
 	}
 	d := xml.NewDecoder(strings.NewReader(s))
 	d.Strict = true
-	d.Entity = xml.HTMLEntity
+	// Only XML's own entities are allowed; HTML's (&reg;, &nbsp;) are not
+	// part of XHTML narrative (https://hl7.org/fhir/R4/narrative.html#xhtml).
 	depth, text := 0, false
 	for {
 		tok, err := d.Token()

@@ -316,6 +316,12 @@ func (g *generator) addType(sd *sdJSON) error {
 					code = x.ValueURL
 				}
 			}
+			// Resource.id is declared as System.String with fhir-type
+			// "string", but the specification defines it as an id
+			// (https://hl7.org/fhir/R4/resource.html#id).
+			if t.kind == "resource" && ej.Path == sd.Type+".id" {
+				code = "id"
+			}
 			e.types = append(e.types, code)
 			if ty.Code == "Reference" || ty.Code == "canonical" {
 				for _, p := range ty.TargetProfile {

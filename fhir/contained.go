@@ -3,10 +3,10 @@ package fhir
 import "strings"
 
 // checkContained applies the DomainResource rules for contained resources
-// (dom-2 to dom-5, https://hl7.org/fhir/R4/domainresource.html#invs) to r and
-// every resource nested in it.
-func (p *parser) checkContained(r *Node, path string) {
-	walkResources(r, path, func(res *Node, rpath string) {
+// (dom-2 to dom-5, https://hl7.org/fhir/R4/domainresource.html#invs) to a
+// resource that has some.
+func (p *parser) checkContained(res *Node, rpath string) {
+	{
 		f := res.Field("contained")
 		if f == nil {
 			return
@@ -16,28 +16,28 @@ func (p *parser) checkContained(r *Node, path string) {
 		for i, c := range f.Nodes {
 			cpath := rpath + ".contained[" + itoa(i) + "]"
 			if c.Field("contained") != nil {
-				p.issue(Error, "invariant", cpath, "dom-2: a contained resource must not contain other resources")
+				p.issue(Error, "invariant", &elemPath{name: cpath, index: -1}, "dom-2: a contained resource must not contain other resources")
 			}
 			if m := c.First("meta"); m != nil {
 				if m.First("versionId") != nil || m.First("lastUpdated") != nil {
-					p.issue(Error, "invariant", cpath, "dom-4: a contained resource must not have meta.versionId or meta.lastUpdated")
+					p.issue(Error, "invariant", &elemPath{name: cpath, index: -1}, "dom-4: a contained resource must not have meta.versionId or meta.lastUpdated")
 				}
 				if m.First("security") != nil {
-					p.issue(Error, "invariant", cpath, "dom-5: a contained resource must not have security labels")
+					p.issue(Error, "invariant", &elemPath{name: cpath, index: -1}, "dom-5: a contained resource must not have security labels")
 				}
 			}
 			id := c.ID()
 			if id == "" {
-				p.issue(Error, "invariant", cpath, "a contained resource must have an id")
+				p.issue(Error, "invariant", &elemPath{name: cpath, index: -1}, "a contained resource must have an id")
 				continue
 			}
 			if !refs[id] {
 				// dom-3 also accepts a reference from another contained
 				// resource or back to the container ("#"), both collected above.
-				p.issue(Error, "invariant", cpath, "dom-3: the contained resource %q is not referenced from the rest of the resource", id)
+				p.issue(Error, "invariant", &elemPath{name: cpath, index: -1}, "dom-3: the contained resource %q is not referenced from the rest of the resource", id)
 			}
 		}
-	})
+	}
 }
 
 // walkResources calls fn for r and each resource nested anywhere inside it.

@@ -70,9 +70,9 @@ func checkFormat(typ, s string) string {
 	}
 	switch typ {
 	case "string", "markdown":
-		for _, r := range s {
-			if r < 0x20 && r != '\t' && r != '\n' && r != '\r' {
-				return fmt.Sprintf("the value contains the illegal control character U+%04X", r)
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				return fmt.Sprintf("the value contains the illegal control character U+%04X", c)
 			}
 		}
 		if strings.TrimSpace(s) == "" && typ == "string" {
@@ -94,9 +94,11 @@ func checkFormat(typ, s string) string {
 		}
 		return ""
 	case "uri", "url", "canonical":
-		for _, r := range s {
-			if unicode.IsSpace(r) {
-				return fmt.Sprintf("the %s %q contains whitespace", typ, s)
+		// \S in the spec's expression: ASCII whitespace is not allowed.
+		for i := 0; i < len(s); i++ {
+			switch s[i] {
+			case ' ', '\t', '\n', '\r', '\f', '\v':
+				return fmt.Sprintf("the %s %q contains whitespace", typ, abbreviate(s))
 			}
 		}
 		return ""

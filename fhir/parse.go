@@ -74,8 +74,8 @@ func Parse(data []byte, lim Limits) (*Node, *Outcome) {
 		p.out.Add(Warning, "structure", "", "a UTF-8 byte order mark before the JSON text was ignored")
 	}
 	p.data = data
-	p.dec = jsontext.NewDecoder(bytes.NewReader(data))
-	n := p.resource("", 0)
+	p.dec = jsontext.NewDecoder(bytes.NewBuffer(data))
+	n := p.resource(nil, 0)
 	if n == nil {
 		return nil, p.out
 	}
@@ -86,7 +86,6 @@ func Parse(data []byte, lim Limits) (*Node, *Outcome) {
 		p.syntax(err, "unexpected content after the resource")
 		return nil, p.out
 	}
-	p.checkContained(n, n.Type)
 	return n, p.out
 }
 
@@ -99,14 +98,14 @@ type parser struct {
 	nerr  int
 }
 
-func (p *parser) issue(sev, code, path, format string, args ...any) {
+func (p *parser) issue(sev, code string, path *elemPath, format string, args ...any) {
 	if len(p.out.Issues) >= p.lim.MaxIssues {
 		if len(p.out.Issues) == p.lim.MaxIssues {
 			p.out.Add(Error, "too-costly", "", "too many issues; the rest are not listed")
 		}
 		return
 	}
-	p.out.Add(sev, code, path, format, args...)
+	p.out.Add(sev, code, path.String(), format, args...)
 }
 
 // syntax records a fatal JSON syntax error and stops parsing.
@@ -141,6 +140,33 @@ func (p *parser) read() (jsontext.Token, bool) {
 	return tok, true
 }
 
+// name reads an object member name. Unescaped names (nearly all) are
+// compared in place; the string is only materialised where it is kept.
+func (p *parser) name() (string, bool) {
+	if p.fatal {
+		return "", false
+	}
+	raw, err := p.dec.ReadValue()
+	if err != nil {
+		p.syntax(err, "")
+		return "", false
+	}
+	if len(raw) < 2 || raw[0] != '"' {
+		p.syntax(nil, "expected an object member name")
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	if bytes.IndexByte(body, '\\') < 0 {
+		return internName(body), true
+	}
+	v, err := jsontext.AppendUnquote(nil, raw)
+	if err != nil {
+		p.syntax(err, "")
+		return "", false
+	}
+	return string(v), true
+}
+
 func (p *parser) skip() bool {
 	if p.fatal {
 		return false
@@ -152,7 +178,7 @@ func (p *parser) skip() bool {
 	return true
 }
 
-func (p *parser) tooDeep(path string) bool {
+func (p *parser) tooDeep(path *elemPath) bool {
 	if p.dec.StackDepth() >= p.lim.MaxDepth {
 		p.issue(Fatal, "too-costly", path, "JSON nesting is deeper than the limit of %d", p.lim.MaxDepth)
 		p.fatal = true
@@ -181,7 +207,7 @@ func kindName(k jsontext.Kind) string {
 
 // resource reads a JSON object that is a resource, dispatching on its
 // resourceType. rdepth counts enclosing resources.
-func (p *parser) resource(path string, rdepth int) *Node {
+func (p *parser) resource(path *elemPath, rdepth int) *Node {
 	if rdepth >= p.lim.MaxResourceDepth {
 		p.issue(Error, "too-costly", path, "resources are nested deeper than the limit of %d", p.lim.MaxResourceDepth)
 		p.skip()
@@ -235,7 +261,7 @@ func (p *parser) resource(path string, rdepth int) *Node {
 			p.issue(Error, "structure", path, "the resource has no resourceType")
 			return nil
 		}
-		sub := &parser{dec: jsontext.NewDecoder(bytes.NewReader(raw)), data: raw, lim: p.lim, out: p.out}
+		sub := &parser{dec: jsontext.NewDecoder(bytes.NewBuffer(raw)), data: raw, lim: p.lim, out: p.out}
 		sub.read()
 		n := sub.resourceBody(typ, path, rdepth, true)
 		if sub.fatal {
@@ -291,35 +317,38 @@ func (p *parser) skipObjectRest() bool {
 
 // resourceBody parses the members of a resource object after '{' (and, unless
 // skipType, after the resourceType member).
-func (p *parser) resourceBody(typ, path string, rdepth int, skipType bool) *Node {
+func (p *parser) resourceBody(typ string, path *elemPath, rdepth int, skipType bool) *Node {
 	t := Type(typ)
 	if t == nil || t.Kind != KindResource || t.Abstract {
 		p.issue(Error, "structure", path, "unknown resource type %q", typ)
 		p.skipObjectRest()
 		return nil
 	}
-	if path == "" {
-		path = typ
+	if path == nil {
+		path = &elemPath{name: typ, index: -1}
 	}
 	n := &Node{Type: typ, Elem: &specElements[t.Root]}
 	p.members(n, path, rdepth, skipType)
+	if n.Field("contained") != nil {
+		p.checkContained(n, path.String())
+	}
 	return n
 }
 
 // members reads object members into n until the closing brace, then checks
 // n's cardinality and emptiness.
-func (p *parser) members(n *Node, path string, rdepth int, skipResourceType bool) {
+func (p *parser) members(n *Node, path *elemPath, rdepth int, skipResourceType bool) {
 	kids := Children(n.Elem, n.Type)
 	isResource := n.Elem != nil && n.Elem.Path == n.Type && Type(n.Type).Kind == KindResource
 	for !p.fatal {
-		tok, ok := p.read()
+		if p.dec.PeekKind() == '}' {
+			p.read()
+			break
+		}
+		name, ok := p.name()
 		if !ok {
 			return
 		}
-		if tok.Kind() == '}' {
-			break
-		}
-		name := tok.String()
 		if isResource && name == "resourceType" {
 			if skipResourceType {
 				p.skip()
@@ -344,14 +373,15 @@ func (p *parser) members(n *Node, path string, rdepth int, skipResourceType bool
 		}
 		e, typ := matchElement(kids, base)
 		if e == nil {
-			p.issue(Error, "structure", path+"."+base, "unrecognized property %q", name)
+			p.issue(Error, "structure", &elemPath{parent: path, name: base, index: -1}, "unrecognized property %q", name)
 			p.skip()
 			continue
 		}
-		epath := path + "." + e.Name
+		ep := elemPath{parent: path, name: e.Name, index: -1}
 		if e.Choice {
-			epath += ".ofType(" + typ + ")"
+			ep.typ = typ
 		}
+		epath := &ep
 		if ext {
 			tdef := Type(typ)
 			if tdef == nil || tdef.Kind != KindPrimitive {
@@ -385,7 +415,9 @@ func (p *parser) members(n *Node, path string, rdepth int, skipResourceType bool
 					}
 					break
 				}
-				p.item(n, f, e, typ, epath+"["+strconv.Itoa(i)+"]", i, ext, rdepth, true)
+				ip := ep
+				ip.index = i
+				p.item(n, f, e, typ, &ip, i, ext, rdepth, true)
 				i++
 			}
 			p.read()
@@ -410,6 +442,9 @@ func fieldFor(n *Node, name string, e *Element) *Field {
 		if n.Fields[i].Name == name {
 			return &n.Fields[i]
 		}
+	}
+	if n.Fields == nil {
+		n.Fields = make([]Field, 0, 4)
 	}
 	n.Fields = append(n.Fields, Field{Name: name, Elem: e})
 	return &n.Fields[len(n.Fields)-1]
@@ -450,7 +485,7 @@ func upper(c byte) byte {
 }
 
 // item reads one value (an array item when inArray) of element e into f.
-func (p *parser) item(n *Node, f *Field, e *Element, typ, path string, idx int, ext bool, rdepth int, inArray bool) {
+func (p *parser) item(n *Node, f *Field, e *Element, typ string, path *elemPath, idx int, ext bool, rdepth int, inArray bool) {
 	k := p.dec.PeekKind()
 	// Locate or create the node at idx (primitive values and their "_"
 	// objects may come in either order).
@@ -555,7 +590,7 @@ func setAt(f *Field, idx int, v *Node) {
 
 // checkBinding checks a Coding or CodeableConcept against a required
 // binding.
-func (p *parser) checkBinding(v *Node, b *Binding, typ, path string) {
+func (p *parser) checkBinding(v *Node, b *Binding, typ string, path *elemPath) {
 	switch typ {
 	case "Coding":
 		sys, code := v.String("system"), v.String("code")
@@ -578,7 +613,7 @@ func (p *parser) checkBinding(v *Node, b *Binding, typ, path string) {
 
 // finish checks the fields of a finished object: required elements,
 // maximum cardinality, and null placeholders that no "_" object filled.
-func (p *parser) finish(n *Node, kids []int32, path string) {
+func (p *parser) finish(n *Node, kids []int32, path *elemPath) {
 	if p.fatal {
 		return
 	}
@@ -587,15 +622,15 @@ func (p *parser) finish(n *Node, kids []int32, path string) {
 		e := f.Elem
 		for i, v := range f.Nodes {
 			if v == nil || (v.Kind == NoValue && len(v.Fields) == 0 && isPrimitiveType(v.Type)) {
-				ipath := path + "." + e.Name
+				ipath := &elemPath{parent: path, name: e.Name, index: -1}
 				if e.Array {
-					ipath += "[" + strconv.Itoa(i) + "]"
+					ipath.index = i
 				}
 				p.issue(Error, "structure", ipath, "a primitive value must have a value or an extension (null found)")
 			}
 		}
 		if e.Max > 0 && len(f.Nodes) > int(e.Max) {
-			p.issue(Error, "structure", path+"."+e.Name, "%s: at most %d allowed, but found %d", e.Path, e.Max, len(f.Nodes))
+			p.issue(Error, "structure", &elemPath{parent: path, name: e.Name, index: -1}, "%s: at most %d allowed, but found %d", e.Path, e.Max, len(f.Nodes))
 		}
 	}
 	// Drop nil placeholders so later stages never see them.
@@ -628,7 +663,7 @@ func (p *parser) finish(n *Node, kids []int32, path string) {
 	for i := range n.Fields {
 		for j := i + 1; j < len(n.Fields); j++ {
 			if n.Fields[i].Elem == n.Fields[j].Elem {
-				p.issue(Error, "structure", path+"."+n.Fields[i].Elem.Name, "%s is given as both %s and %s", n.Fields[i].Elem.Path, n.Fields[i].Name, n.Fields[j].Name)
+				p.issue(Error, "structure", &elemPath{parent: path, name: n.Fields[i].Elem.Name, index: -1}, "%s is given as both %s and %s", n.Fields[i].Elem.Path, n.Fields[i].Name, n.Fields[j].Name)
 			}
 		}
 	}
@@ -641,7 +676,7 @@ func isPrimitiveType(t string) bool {
 
 // primitive stores a primitive token into v after checking its JSON type and
 // format.
-func (p *parser) primitive(v *Node, typ string, tok jsontext.Token, path string) {
+func (p *parser) primitive(v *Node, typ string, tok jsontext.Token, path *elemPath) {
 	k := tok.Kind()
 	switch typ {
 	case "boolean":
@@ -680,4 +715,42 @@ func (p *parser) primitive(v *Node, typ string, tok jsontext.Token, path string)
 	if msg := checkFormat(typ, v.Value); msg != "" {
 		p.issue(Error, "value", path, "%s", msg)
 	}
+}
+
+// elemPath is the FHIRPath of the element being parsed, kept as a chain of
+// parts on the stack and turned into text only when an issue is reported.
+type elemPath struct {
+	parent *elemPath
+	name   string // element name, or the resource type at the root
+	typ    string // the chosen type of a choice element
+	index  int    // position in a repeating element, -1 for none
+}
+
+func (p *elemPath) String() string {
+	if p == nil {
+		return ""
+	}
+	var parts []*elemPath
+	for q := p; q != nil; q = q.parent {
+		parts = append(parts, q)
+	}
+	var b []byte
+	for i := len(parts) - 1; i >= 0; i-- {
+		q := parts[i]
+		if len(b) > 0 {
+			b = append(b, '.')
+		}
+		b = append(b, q.name...)
+		if q.typ != "" {
+			b = append(b, ".ofType("...)
+			b = append(b, q.typ...)
+			b = append(b, ')')
+		}
+		if q.index >= 0 {
+			b = append(b, '[')
+			b = strconv.AppendInt(b, int64(q.index), 10)
+			b = append(b, ']')
+		}
+	}
+	return string(b)
 }

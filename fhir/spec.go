@@ -237,3 +237,31 @@ func ChoiceName(name, typ string) string {
 	}
 	return name + strings.ToUpper(typ[:1]) + typ[1:]
 }
+
+// elementNames holds every element name of the spec tables, so that the
+// parser can use them for JSON member names without allocating.
+var elementNames = sync.OnceValue(func() map[string]string {
+	m := make(map[string]string, 4096)
+	for i := range specElements {
+		e := &specElements[i]
+		m[e.Name] = e.Name
+		if e.Choice {
+			for _, t := range e.Types {
+				n := ChoiceName(e.Name, t)
+				m[n] = n
+			}
+		}
+		m["_"+e.Name] = "_" + e.Name
+	}
+	m["resourceType"] = "resourceType"
+	return m
+})
+
+// internName returns name as a string, reusing the spec's copy when it is a
+// known element name.
+func internName(b []byte) string {
+	if s, ok := elementNames()[string(b)]; ok {
+		return s
+	}
+	return string(b)
+}

@@ -350,11 +350,19 @@ func (p *pathNode) evalFrom(e *env, src Collection) (Collection, error) {
 		w.seen = make([]uint8, len(p.names))
 	}
 	for _, v := range src {
-		el, ok := v.(Element)
-		if !ok {
-			continue
+		switch x := v.(type) {
+		case Element:
+			w.walk(x.Node, 0)
+		case TypeInfo:
+			if len(p.names) == 1 {
+				switch p.names[0] {
+				case "namespace":
+					w.out = append(w.out, String(x.Namespace))
+				case "name":
+					w.out = append(w.out, String(x.Name))
+				}
+			}
 		}
-		w.walk(el.Node, 0)
 	}
 	for i, s := range w.seen {
 		if s == seenInvalid {
@@ -516,13 +524,26 @@ var systemTypes = map[string]bool{
 
 func resolveType(name string) (typeSpec, bool) {
 	if rest, ok := strings.CutPrefix(name, "System."); ok {
-		return typeSpec{name: rest, system: true}, systemTypes[rest]
+		// An unknown System type is valid and matches nothing.
+		return typeSpec{name: rest, system: true}, isIdentName(rest)
 	}
 	if rest, ok := strings.CutPrefix(name, "FHIR."); ok {
 		return typeSpec{name: rest, fhir: true}, fhir.Type(rest) != nil || rest == "Resource" || rest == "Element"
 	}
 	ts := typeSpec{name: name, fhir: fhir.Type(name) != nil, system: systemTypes[name]}
 	return ts, ts.fhir || ts.system
+}
+
+func isIdentName(s string) bool {
+	if s == "" || !isIdentStart(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !isIdentPart(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // matches reports whether v is of the type: for exact (as, ofType),

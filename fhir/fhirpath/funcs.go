@@ -148,6 +148,10 @@ type call struct {
 	args []node
 	def  funcDef
 	t    typeSpec // for is, as and ofType
+	// unordered is set for an order-dependent function applied to the
+	// result of children() or descendants(), whose order is not defined;
+	// strict evaluation rejects it.
+	unordered bool
 }
 
 func newCall(name string, pos int, recv node, args []node) (node, error) {
@@ -162,6 +166,12 @@ func newCall(name string, pos int, recv node, args []node) (node, error) {
 		return nil, errAt(pos, "%s() takes %d to %d arguments, not %d", name, def.min, def.max, len(args))
 	}
 	c := &call{name: name, recv: recv, args: args, def: def}
+	switch name {
+	case "first", "last", "tail", "skip", "take", "single":
+		if r, ok := recv.(*call); ok && (r.name == "children" || r.name == "descendants") {
+			c.unordered = true
+		}
+	}
 	if def.typeArg {
 		tn, ok := typeName(args[0])
 		if !ok {
@@ -207,6 +217,9 @@ func (c *call) eval(e *env, focus Collection) (Collection, error) {
 		return nil, err
 	}
 	defer func() { e.depth-- }()
+	if c.unordered && e.opts.Strict {
+		return nil, evalErrorf("%s() depends on order, but its input is not ordered", c.name)
+	}
 	if c.def.typeArg {
 		switch c.name {
 		case "is", "as":
@@ -792,11 +805,12 @@ func fnSort(e *env, in Collection, args []node) (Collection, error) {
 		for j := range items[a].keys {
 			x, y := items[a].keys[j], items[b].keys[j]
 			if x == nil || y == nil {
+				// Empty keys sort first in either direction.
 				if x == nil && y != nil {
-					return !(j < len(desc) && desc[j])
+					return true
 				}
 				if y == nil && x != nil {
-					return j < len(desc) && desc[j]
+					return false
 				}
 				continue
 			}

@@ -326,6 +326,10 @@ func decimalBoundary(d Decimal, p int, hasP, high bool) (Collection, error) {
 // zone ranges over all zones: +14:00 is its earliest and -12:00 its
 // latest.
 func temporalBoundary(t temporal, prec Precision, high, isDateTime bool) temporal {
+	if isDateTime && t.prec == PrecHour {
+		// An hour alone is not a valid FHIR time: it means hh:00.
+		t.prec = PrecMinute
+	}
 	out := t
 	for f := t.prec + 1; f <= prec; f++ {
 		switch f {

@@ -685,6 +685,10 @@ func quantityArith(op string, x Quantity, b Value) (Value, error) {
 		}
 		return Quantity{Value: x.Value.Sub(c.Value), Unit: x.Unit}, nil
 	case "*":
+		if x.Unit != y.Unit && isAtom(x.Unit) && isAtom(y.Unit) && unitsComparable(x.Unit, y.Unit) {
+			// cm * m: express both in the first unit, giving cm2.
+			y, _ = convertQuantity(y, x.Unit)
+		}
 		return Quantity{Value: x.Value.Mul(y.Value), Unit: mulUnits(x.Unit, y.Unit, false)}, nil
 	case "/":
 		d, ok := x.Value.Div(y.Value)
@@ -694,6 +698,11 @@ func quantityArith(op string, x Quantity, b Value) (Value, error) {
 		return Quantity{Value: d, Unit: mulUnits(x.Unit, y.Unit, true)}, nil
 	}
 	return nil, evalErrorf("cannot apply '%s' to quantities", op)
+}
+
+// isAtom reports whether a unit is a single UCUM term without exponent.
+func isAtom(u string) bool {
+	return u != "" && !strings.ContainsAny(u, "./0123456789{")
 }
 
 // mulUnits combines two units for a product or a quotient, simplifying
@@ -716,9 +725,6 @@ func mulUnits(a, b string, div bool) string {
 		return a
 	case a == b:
 		return a + "2"
-	}
-	if unitsComparable(a, b) {
-		return b + "2"
 	}
 	return a + "." + b
 }
@@ -764,20 +770,12 @@ func addDuration(t temporal, q Quantity, sub, isTime bool) (temporal, error) {
 	}
 	// Convert to the value's precision, truncating what is finer.
 	prec := t.prec
-	if prec == PrecMillisecond && field == PrecSecond {
-		field = PrecMillisecond
-		v = v.Mul(DecimalFromInt(1000))
-	}
 	if field > prec {
 		v, field = convertDown(v, field, prec)
 	}
 	n, ok := bigToInteger(v.truncate())
 	if !ok {
 		return temporal{}, evalErrorf("duration out of range")
-	}
-	if field == PrecMillisecond {
-		n2 := v.Mul(DecimalFromInt(1))
-		_ = n2
 	}
 	if isTime {
 		base := time.Date(2000, 1, 1, t.hour, t.minute, t.second, t.nano, time.UTC)

@@ -2,6 +2,8 @@ package fhirpath
 
 import (
 	"strconv"
+
+	"github.com/fhirseal/fhirseal/fhir"
 	"strings"
 )
 
@@ -210,11 +212,6 @@ func (p *parser) term() (node, error) {
 			if err != nil {
 				return nil, errAt(t.pos, "invalid number %s", t.val)
 			}
-			if u.kind == tString {
-				if _, ok := lookupUnit(u.val); !ok && !calendarUnits[u.val] {
-					return nil, errAt(u.pos, "unknown unit %q", u.val)
-				}
-			}
 			return &literal{val: Collection{Quantity{Value: d, Unit: u.val}}}, nil
 		}
 		if !strings.Contains(t.val, ".") {
@@ -333,6 +330,9 @@ func (p *parser) invocation(recv node) (node, error) {
 	if recv == nil {
 		return headMember(t.val), nil
 	}
+	if ts, ok := castType(recv); ok && !typeHasChild(ts, t.val) {
+		return nil, errAt(t.pos, "%s is not an element of %s", t.val, ts)
+	}
 	return chainMember(recv, t.val), nil
 }
 
@@ -382,4 +382,36 @@ func MustCompile(expr string) *Expr {
 		panic(err)
 	}
 	return e
+}
+
+// castType returns the FHIR type a node's result is known to have: the
+// type of "x as T", x.as(T) and x.ofType(T).
+func castType(n node) (string, bool) {
+	switch x := n.(type) {
+	case *typeOp:
+		if x.op == "as" && x.t.fhir && !x.t.system {
+			return x.t.name, true
+		}
+	case *call:
+		if (x.name == "as" || x.name == "ofType") && x.t.fhir && !x.t.system {
+			return x.t.name, true
+		}
+	case *paren:
+		return castType(x.x)
+	}
+	return "", false
+}
+
+// typeHasChild reports whether name is an element of the FHIR type.
+func typeHasChild(typ, name string) bool {
+	td := fhir.Type(typ)
+	if td == nil {
+		return true
+	}
+	for _, k := range td.RootElement().Kids {
+		if fhir.ElementAt(k).Name == name {
+			return true
+		}
+	}
+	return false
 }

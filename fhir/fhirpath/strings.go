@@ -323,7 +323,7 @@ func fnEscape(e *env, in Collection, args []node) (Collection, error) {
 	}
 	switch f {
 	case "html":
-		return Collection{String(html.EscapeString(s))}, nil
+		return Collection{String(htmlEscaper.Replace(s))}, nil
 	case "json":
 		b, _ := json.Marshal(s)
 		r := string(b[1 : len(b)-1])
@@ -346,11 +346,22 @@ func fnUnescape(e *env, in Collection, args []node) (Collection, error) {
 	case "html":
 		return Collection{String(html.UnescapeString(s))}, nil
 	case "json":
-		var r string
-		if err := json.Unmarshal([]byte(`"`+s+`"`), &r); err != nil {
+		r, ok := unescapeJSON(s)
+		if !ok {
 			return nil, nil
 		}
 		return Collection{String(r)}, nil
 	}
 	return nil, evalErrorf("unescape(): unknown format %s", f)
+}
+
+var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;")
+
+// unescapeJSON replaces the escape sequences of a JSON string body.
+func unescapeJSON(s string) (string, bool) {
+	if !strings.Contains(s, `\`) {
+		return s, true
+	}
+	r, _, err := unquote(`'`+strings.ReplaceAll(s, `'`, `\'`)+`'`, '\'')
+	return r, err == nil
 }

@@ -45,7 +45,22 @@ type suiteTest struct {
 // knownFailures lists the suite's tests this engine does not pass, with
 // the reason. A listed test that passes, or an unlisted one that fails,
 // fails TestSuite.
-var knownFailures = map[string]string{}
+var knownFailures = map[string]string{
+	// The JSON input gives valueUuid as an object ({"value": ...}); fhir.Parse
+	// reports that and then stops with a fatal JSON error, so there is no tree.
+	"testTypeA":  "input parameters-example-types.json does not parse (valueUuid is an object)",
+	"testTypeA1": "input parameters-example-types.json does not parse (valueUuid is an object)",
+	"testTypeA2": "input parameters-example-types.json does not parse (valueUuid is an object)",
+	"testTypeA3": "input parameters-example-types.json does not parse (valueUuid is an object)",
+	"testTypeA4": "input parameters-example-types.json does not parse (valueUuid is an object)",
+	// Decimal boundaries below the requested precision: the expected values
+	// (0.0 for the high boundary of 0.0034 at one digit, -0.0) contradict
+	// the other boundary tests (1.587.highBoundary(2) = 1.59), and a
+	// negative zero has no Decimal form.
+	"LowBoundaryDecimal15":  "expects -0.0 (negative zero)",
+	"HighBoundaryDecimal15": "expects 0.0 for the high boundary of 0.0034 at one digit (0.00345 rounds up to 0.1)",
+	"HighBoundaryDecimal16": "expects 0.0; -0.0034.highBoundary(1) is -(0.0034.highBoundary(1)) = -0.1",
+}
 
 func loadSuite(t *testing.T) (suiteXML, string) {
 	t.Helper()

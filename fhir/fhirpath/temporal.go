@@ -366,6 +366,10 @@ func compareTemporal(a, b temporal, isTime bool, defTZ int) (cmp int, ok bool) {
 	if pb == PrecMillisecond {
 		pb = PrecSecond
 	}
+	if !isTime && pa >= PrecHour && pb >= PrecHour && a.hasTZ != b.hasTZ {
+		// One is in a known zone and the other is not: unknown order.
+		return 0, false
+	}
 	fa, fb := a.fields(isTime, defTZ), b.fields(isTime, defTZ)
 	first, last := 0, 5
 	if isTime {

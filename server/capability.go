@@ -16,14 +16,14 @@ func (s *Server) capabilityStatement() []byte {
 	b, _ = jsontext.AppendQuote(b, s.cfg.Version)
 	b = append(b, `},"implementation":{"description":"fhirseal FHIR R4 server","url":`...)
 	b, _ = jsontext.AppendQuote(b, s.cfg.BaseURL)
-	b = append(b, `},"fhirVersion":"4.0.1","format":["json"],"patchFormat":[],"rest":[{"mode":"server","resource":[`...)
+	b = append(b, `},"fhirVersion":"4.0.1","format":["json"],"patchFormat":["application/json-patch+json"],"rest":[{"mode":"server","resource":[`...)
 	for i, t := range fhir.ResourceTypes() {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"type":`...)
 		b, _ = jsontext.AppendQuote(b, t)
-		b = append(b, `,"interaction":[{"code":"read"},{"code":"vread"},{"code":"update"},{"code":"delete"},{"code":"history-instance"},{"code":"history-type"},{"code":"create"},{"code":"search-type"}],"versioning":"versioned-update","readHistory":true,"updateCreate":`...)
+		b = append(b, `,"interaction":[{"code":"read"},{"code":"vread"},{"code":"update"},{"code":"patch"},{"code":"delete"},{"code":"history-instance"},{"code":"history-type"},{"code":"create"},{"code":"search-type"}],"versioning":"versioned-update","readHistory":true,"updateCreate":`...)
 		if s.cfg.NoUpdateCreate {
 			b = append(b, "false"...)
 		} else {

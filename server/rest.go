@@ -29,6 +29,7 @@ func (s *Server) routes() {
 		s.route("GET", "/fhir/"+t+"/{id}/_history/{vid}", "vread-"+t, "Read a version of a "+t, t, s.vread(t))
 		s.route("PUT", "/fhir/"+t+"/{id}", "update-"+t, "Update (or create) a "+t, t, s.update(t))
 		s.route("PUT", "/fhir/"+t, "conditional-update-"+t, "Update the "+t+" matching the search parameters", t, s.conditionalUpdate(t))
+		s.route("PATCH", "/fhir/"+t+"/{id}", "patch-"+t, "Patch a "+t+" (JSON Patch)", t, s.patch(t))
 		s.route("DELETE", "/fhir/"+t+"/{id}", "delete-"+t, "Delete a "+t, t, s.delete(t))
 		s.route("DELETE", "/fhir/"+t, "conditional-delete-"+t, "Delete the "+t+" matching the search parameters", t, s.conditionalDelete(t))
 		s.route("POST", "/fhir/"+t, "create-"+t, "Create a "+t, t, s.create(t))

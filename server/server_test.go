@@ -246,3 +246,27 @@ func TestMetadataAndOpenAPI(t *testing.T) {
 		t.Errorf("openapi has no /fhir/Observation/{id}")
 	}
 }
+
+func TestJSONPatch(t *testing.T) {
+	ts := newServer(t)
+	want(t, do(t, ts, "PUT", "/fhir/Patient/p", `{"resourceType":"Patient","id":"p","active":true,"multipleBirthInteger":2}`), 201, "put")
+	patch := func(body string, hdr ...string) resp {
+		t.Helper()
+		return do(t, ts, "PATCH", "/fhir/Patient/p", body, append([]string{"Content-Type", "application/json-patch+json"}, hdr...)...)
+	}
+	r := patch(`[{"op":"replace","path":"/active","value":false}]`, "If-Match", `W/"1"`)
+	want(t, r, 200, "patch")
+	if r.body["active"] != false || r.header.Get("ETag") != `W/"2"` {
+		t.Errorf("patched = %s (ETag %s)", r.raw, r.header.Get("ETag"))
+	}
+	want(t, patch(`[{"op":"replace","path":"/active","value":true}]`, "If-Match", `W/"1"`), 412, "patch stale")
+	want(t, patch(`[{"op":"add","path":"/gender","value":"robot"}]`), 422, "patch to invalid")
+	want(t, patch(`[{"op":"replace","path":"/id","value":"q"}]`), 422, "patch of id")
+	want(t, patch(`[{"op":"test","path":"/active","value":true}]`), 422, "failed test op")
+	want(t, patch(`not json`), 400, "bad patch document")
+	want(t, do(t, ts, "PATCH", "/fhir/Patient/p", `[]`), 415, "patch content type")
+	r = do(t, ts, "GET", "/fhir/Patient/p", "")
+	if r.header.Get("ETag") != `W/"2"` {
+		t.Errorf("failed patches changed the resource: ETag %s", r.header.Get("ETag"))
+	}
+}

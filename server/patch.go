@@ -1,0 +1,85 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+
+	"github.com/fhirseal/fhirseal/fhir"
+	"github.com/fhirseal/fhirseal/store"
+)
+
+// patch applies a JSON Patch (RFC 6902) to the current version
+// (https://hl7.org/fhir/R4/http.html#patch). The patched resource is
+// validated like any update; the id and type cannot change.
+func (s *Server) patch(typ string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := negotiate(r); err != nil {
+			return err
+		}
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if mt != "application/json-patch+json" {
+			return &httpError{status: http.StatusUnsupportedMediaType, code: "not-supported", msg: "PATCH takes application/json-patch+json"}
+		}
+		id := r.PathValue("id")
+		match, err := ifMatch(r)
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return err
+		}
+		p, err := jsonpatch.DecodePatch(body)
+		if err != nil {
+			return badRequest("invalid JSON Patch document")
+		}
+		var v *store.Version
+		err = s.cfg.Store.Update(r.Context(), func(tx store.Tx) error {
+			cur, err := tx.Current(typ, id)
+			if err != nil {
+				return err
+			}
+			if match != 0 && match != cur.VersionID {
+				return fhir.ErrPrecondition
+			}
+			patched, err := p.Apply(cur.Body)
+			if err != nil {
+				return &httpError{status: http.StatusUnprocessableEntity, code: "processing", msg: "the patch cannot be applied: " + patchReason(err)}
+			}
+			res, out := fhir.Parse(patched, fhir.Limits{MaxBytes: int(s.cfg.MaxBodyBytes)})
+			if res == nil || out.HasErrors() {
+				return fhir.Unprocessable(out)
+			}
+			if res.Type != typ || res.ID() != id {
+				return &httpError{status: http.StatusUnprocessableEntity, code: "processing", msg: "a patch must not change the resource type or id"}
+			}
+			v, err = tx.Put(res, cur.VersionID)
+			return err
+		})
+		if errors.Is(err, fhir.ErrConflict) {
+			return fhir.ErrPrecondition
+		}
+		if err != nil {
+			return err
+		}
+		s.writeVersion(w, r, http.StatusOK, v, false)
+		return nil
+	}
+}
+
+// patchReason names the failing patch operation without echoing values.
+func patchReason(err error) string {
+	switch {
+	case errors.Is(err, jsonpatch.ErrTestFailed):
+		return "a test operation failed"
+	case errors.Is(err, jsonpatch.ErrMissing):
+		return "a path does not exist"
+	case errors.Is(err, jsonpatch.ErrInvalidIndex):
+		return "an array index is out of range"
+	}
+	return "an operation is invalid for this resource"
+}

@@ -24,6 +24,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/fhirseal/fhirseal/fhir"
+	"github.com/fhirseal/fhirseal/openapi"
 	"github.com/fhirseal/fhirseal/store"
 )
 
@@ -81,8 +83,13 @@ func New(cfg Config) *Server {
 	hc := huma.DefaultConfig("fhirseal FHIR R4 API", cfg.Version)
 	hc.DocsPath = ""
 	hc.SchemasPath = ""
+	// Bodies are raw FHIR JSON described by the spec-derived schemas, not Go
+	// types, so huma's $schema link transformer does not apply.
+	hc.CreateHooks = nil
+	hc.Transformers = nil
 	hc.OpenAPI.Info.Description = "FHIR R4 RESTful API (https://hl7.org/fhir/R4/http.html). Bodies are application/fhir+json."
 	s.api = humago.New(s.mux, hc)
+	openapi.AddSchemas(s.api.OpenAPI())
 	s.routes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &httpError{status: http.StatusNotFound, code: "not-found", msg: "no FHIR interaction at " + r.Method + " " + r.URL.Path})
@@ -101,6 +108,10 @@ func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
 // route registers one interaction with huma (routing and documentation)
 // and the FHIR handler behind it.
 func (s *Server) route(method, path, id, summary, tag string, h handlerFunc) {
+	body := "Bundle"
+	if fhir.IsResourceType(tag) {
+		body = tag
+	}
 	op := &huma.Operation{
 		OperationID: id,
 		Method:      method,
@@ -108,8 +119,12 @@ func (s *Server) route(method, path, id, summary, tag string, h handlerFunc) {
 		Summary:     summary,
 		Tags:        []string{tag},
 		Responses: map[string]*huma.Response{
-			"default": {Description: "A FHIR resource, Bundle or OperationOutcome (application/fhir+json)"},
+			"200":     {Description: "A FHIR resource or Bundle", Content: openapi.Content("Resource")},
+			"default": {Description: "An OperationOutcome describing the problem", Content: openapi.Content("OperationOutcome")},
 		},
+	}
+	if method == http.MethodPost || method == http.MethodPut {
+		op.RequestBody = &huma.RequestBody{Required: true, Content: openapi.Content(body)}
 	}
 	s.api.OpenAPI().AddOperation(op)
 	s.api.Adapter().Handle(op, func(ctx huma.Context) {

@@ -40,6 +40,7 @@ func (s *Server) routes() {
 		s.route("POST", "/fhir/"+t+"/$validate", "validate-"+t, "Validate a "+t, t, s.validate(t, false))
 		s.route("POST", "/fhir/"+t+"/{id}/$validate", "validate-instance-"+t, "Validate a "+t+" for update", t, s.validate(t, true))
 	}
+	s.ledgerRoutes()
 }
 
 // negotiate checks _format and Accept: fhirseal produces FHIR JSON only.
@@ -152,6 +153,7 @@ func (s *Server) writeVersion(w http.ResponseWriter, r *http.Request, status int
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.Set("X-Ledger-Index", strconv.FormatInt(v.LedgerIndex, 10))
+		s.waitSealed(w, r, v.LedgerIndex)
 	}
 	body := v.Body
 	switch preferReturn(r) {

@@ -31,10 +31,14 @@ import (
 
 // Config is what a Server needs. Fill it in main.
 type Config struct {
-	Store   store.Store
-	Logger  *slog.Logger
-	BaseURL string // public base of the FHIR API, e.g. http://127.0.0.1:8080/fhir
-	Version string // software version shown in the CapabilityStatement
+	Store store.Store
+	// Ledger serves checkpoints, tiles and proofs; nil leaves them out.
+	Ledger Ledger
+	// LedgerKey is the checkpoint verifier key text served at /ledger/key.
+	LedgerKey string
+	Logger    *slog.Logger
+	BaseURL   string // public base of the FHIR API, e.g. http://127.0.0.1:8080/fhir
+	Version   string // software version shown in the CapabilityStatement
 	// MaxBodyBytes limits request bodies (default 16 MiB).
 	MaxBodyBytes int64
 	// NoUpdateCreate refuses PUT to an id that does not exist.

@@ -2,6 +2,7 @@
 //
 //	fhirseal serve      run the server (default)
 //	fhirseal validate   validate resource files offline
+//	fhirseal verify     audit a data directory's store and ledger offline
 //
 // Every flag has a FHIRSEAL_* environment equivalent (--base-url is
 // FHIRSEAL_BASE_URL); a flag given on the command line wins.
@@ -27,6 +28,8 @@ func main() {
 		code = serve(args, os.Getenv)
 	case "validate":
 		code = validate(args, os.Stdout, os.Stderr)
+	case "verify":
+		code = verify(args, os.Getenv, os.Stdout, os.Stderr)
 	case "version":
 		fmt.Println(version)
 	case "help", "-h", "--help":
@@ -43,5 +46,6 @@ const usage = `usage: fhirseal <command> [flags]
 commands:
   serve     run the FHIR server (the default command)
   validate  validate resource files: fhirseal validate FILE...
+  verify    audit a data directory's store and ledger offline: fhirseal verify --data DIR
   version   print the version
 `

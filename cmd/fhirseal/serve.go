@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fhirseal/fhirseal/ledger"
 	"github.com/fhirseal/fhirseal/server"
 	"github.com/fhirseal/fhirseal/store/sqlite"
 )
@@ -25,6 +26,27 @@ type serveConfig struct {
 	BaseURL      string
 	MaxBodyBytes int64
 	LogLevel     string
+	// LedgerKeyFile holds the checkpoint signing key (default DATA/ledger.key).
+	LedgerKeyFile   string
+	CheckpointEvery time.Duration
+}
+
+// ledgerKey loads (or, on first start, creates) the checkpoint signing
+// key. Its name is the log's origin, derived from the base URL.
+func ledgerKey(cfg serveConfig) (*ledger.Key, error) {
+	origin, err := ledger.Origin(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("--base-url: %w", err)
+	}
+	path := cfg.LedgerKeyFile
+	if path == "" {
+		path = filepath.Join(cfg.Data, "ledger.key")
+	}
+	key, err := ledger.LoadOrCreateKey(path, origin)
+	if err != nil {
+		return nil, fmt.Errorf("ledger key %s (the log's origin is %q, from --base-url): %w", path, origin, err)
+	}
+	return key, nil
 }
 
 // envFlags registers a flag set whose defaults come from FHIRSEAL_*
@@ -45,10 +67,13 @@ func serve(args []string, getenv func(string) string) int {
 	fs.StringVar(&cfg.BaseURL, "base-url", envDefault(getenv, "base-url", ""), "public base URL of the FHIR API (default http://ADDR/fhir)")
 	fs.StringVar(&cfg.LogLevel, "log-level", envDefault(getenv, "log-level", "info"), "debug, info, warn or error")
 	maxBody := fs.Int64("max-body-bytes", 16<<20, "request body limit in bytes")
+	fs.StringVar(&cfg.LedgerKeyFile, "ledger-key", envDefault(getenv, "ledger-key", ""), "checkpoint signing key file (default DATA/ledger.key)")
+	every := fs.Duration("checkpoint-every", time.Second, "how often a new checkpoint is signed after writes")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	cfg.MaxBodyBytes = *maxBody
+	cfg.CheckpointEvery = *every
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "http://" + cfg.Addr + "/fhir"
 	}
@@ -69,13 +94,20 @@ func run(cfg serveConfig, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return err
 	}
-	st, err := sqlite.Open(filepath.Join(cfg.Data, "fhirseal.db"), sqlite.Options{})
+	key, err := ledgerKey(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := sqlite.Open(filepath.Join(cfg.Data, "fhirseal.db"), sqlite.Options{
+		LedgerKey: key, CheckpointEvery: cfg.CheckpointEvery, Logger: log,
+	})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	srv := server.New(server.Config{
-		Store: st, Logger: log, BaseURL: cfg.BaseURL, Version: version, MaxBodyBytes: cfg.MaxBodyBytes,
+		Store: st, Ledger: st, LedgerKey: key.VerifierKey,
+		Logger: log, BaseURL: cfg.BaseURL, Version: version, MaxBodyBytes: cfg.MaxBodyBytes,
 	})
 	hs := &http.Server{
 		Addr:              cfg.Addr,

@@ -13,6 +13,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,6 +24,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/fhirseal/fhirseal/fhir"
+	"github.com/fhirseal/fhirseal/ledger"
 	"github.com/fhirseal/fhirseal/store"
 )
 
@@ -35,6 +37,13 @@ type Options struct {
 	Now func() time.Time
 	// MaxGroup bounds how many requests one commit carries (default 256).
 	MaxGroup int
+	// LedgerKey signs checkpoints; nil signs none (the leaves, nodes and
+	// head are written all the same).
+	LedgerKey *ledger.Key
+	// CheckpointEvery is the signing cadence (default 1s).
+	CheckpointEvery time.Duration
+	// Logger reports background failures (checkpoint signing).
+	Logger *slog.Logger
 }
 
 // Store is the SQLite backend. It implements store.Store.
@@ -48,8 +57,12 @@ type Store struct {
 	wg      sync.WaitGroup
 
 	// Writer-goroutine state.
-	nextIndex int64 // next ledger index
+	appender  *ledger.Appender
 	lastStamp time.Time
+
+	checkpointer *ledger.Checkpointer
+	signed       chan struct{} // closed and replaced after each checkpoint
+	signedMu     sync.Mutex
 }
 
 type request struct {
@@ -67,6 +80,8 @@ CREATE TABLE IF NOT EXISTS resource_version (
 	op           TEXT    NOT NULL,
 	body         BLOB,
 	ledger_index INTEGER NOT NULL UNIQUE,
+	ledger_key   BLOB,
+	prev_index   INTEGER NOT NULL,
 	PRIMARY KEY (rtype, id, vid)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS resource_version_time ON resource_version (last_updated);
@@ -95,6 +110,25 @@ CREATE TABLE IF NOT EXISTS idx_reference (
 );
 CREATE INDEX IF NOT EXISTS idx_reference_target ON idx_reference (rtype, param, target);
 CREATE INDEX IF NOT EXISTS idx_reference_res ON idx_reference (rtype, id);
+CREATE TABLE IF NOT EXISTS ledger_leaf (idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger_node (
+	level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
+	PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger_head (one INTEGER PRIMARY KEY CHECK (one = 1), head BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger_checkpoint (size INTEGER PRIMARY KEY, note BLOB NOT NULL);
+-- The ledger is append-only: the database itself refuses edits and deletions.
+CREATE TRIGGER IF NOT EXISTS ledger_leaf_no_update BEFORE UPDATE ON ledger_leaf BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_leaf_no_delete BEFORE DELETE ON ledger_leaf BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_node_no_update BEFORE UPDATE ON ledger_node BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_node_no_delete BEFORE DELETE ON ledger_node BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_checkpoint_no_update BEFORE UPDATE ON ledger_checkpoint BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_checkpoint_no_delete BEFORE DELETE ON ledger_checkpoint BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS resource_version_no_delete BEFORE DELETE ON resource_version BEGIN SELECT RAISE(ABORT, 'versions are kept; erase them instead'); END;
+CREATE TRIGGER IF NOT EXISTS resource_version_no_update BEFORE UPDATE ON resource_version
+	WHEN NOT (NEW.body IS NULL AND NEW.ledger_key IS NULL AND NEW.rtype = OLD.rtype AND NEW.id = OLD.id AND NEW.vid = OLD.vid
+		AND NEW.last_updated = OLD.last_updated AND NEW.op = OLD.op AND NEW.ledger_index = OLD.ledger_index AND NEW.prev_index = OLD.prev_index)
+	BEGIN SELECT RAISE(ABORT, 'versions are immutable; only erasure may clear a body and key'); END;
 `
 
 // Open opens (creating if needed) the database file at path.
@@ -104,6 +138,12 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if opts.MaxGroup <= 0 {
 		opts.MaxGroup = 256
+	}
+	if opts.CheckpointEvery <= 0 {
+		opts.CheckpointEvery = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
@@ -124,17 +164,18 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(8)
-	s := &Store{w: w, r: r, opts: opts, reqs: make(chan *request, 1024), done: make(chan struct{})}
-	var max sql.NullInt64
-	if err := w.QueryRow(`SELECT max(ledger_index) FROM resource_version`).Scan(&max); err != nil {
-		s.Close()
+	s := &Store{w: w, r: r, opts: opts, reqs: make(chan *request, 1024), done: make(chan struct{}), signed: make(chan struct{})}
+	if err := s.openLedger(); err != nil {
+		w.Close()
+		r.Close()
 		return nil, err
-	}
-	if max.Valid {
-		s.nextIndex = max.Int64 + 1
 	}
 	s.wg.Add(1)
 	go s.writer()
+	if s.checkpointer != nil {
+		s.wg.Add(1)
+		go s.checkpointLoop()
+	}
 	return s, nil
 }
 
@@ -143,6 +184,12 @@ func Open(path string, opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	s.closing.Do(func() { close(s.done) })
 	s.wg.Wait()
+	if s.checkpointer != nil {
+		// A last checkpoint covers every acknowledged write.
+		if err := s.checkpoint(context.Background()); err != nil {
+			s.opts.Logger.Error("final checkpoint", "err", err)
+		}
+	}
 	err := errors.Join(s.r.Close(), s.w.Close())
 	return err
 }
@@ -207,7 +254,18 @@ func (s *Store) commitGroup(group []*request) {
 		fail(fmt.Errorf("sqlite: begin: %w", err))
 		return
 	}
-	startIndex, startStamp := s.nextIndex, s.lastStamp
+	startStamp := s.lastStamp
+	if err := s.appender.Begin(); err != nil {
+		tx.Rollback()
+		fail(err)
+		return
+	}
+	abort := func(err error) {
+		tx.Rollback()
+		s.appender.Rollback()
+		s.lastStamp = startStamp
+		fail(err)
+	}
 	results := make([]error, len(group))
 	for i, r := range group {
 		if err := r.ctx.Err(); err != nil {
@@ -218,29 +276,36 @@ func (s *Store) commitGroup(group []*request) {
 			results[i] = err
 			continue
 		}
-		index, stamp := s.nextIndex, s.lastStamp
+		snap, stamp := s.appender.Snapshot(), s.lastStamp
 		err := r.fn(&txn{s: s, tx: tx})
 		if err != nil {
 			results[i] = err
-			s.nextIndex, s.lastStamp = index, stamp
+			s.appender.Restore(snap)
+			s.lastStamp = stamp
 			if _, rerr := tx.Exec(`ROLLBACK TO req`); rerr != nil {
-				tx.Rollback()
-				s.nextIndex, s.lastStamp = startIndex, startStamp
-				fail(fmt.Errorf("sqlite: rollback to savepoint: %w", rerr))
+				abort(fmt.Errorf("sqlite: rollback to savepoint: %w", rerr))
 				return
 			}
 		}
 		if _, err := tx.Exec(`RELEASE req`); err != nil {
-			tx.Rollback()
-			s.nextIndex, s.lastStamp = startIndex, startStamp
-			fail(fmt.Errorf("sqlite: release savepoint: %w", err))
+			abort(fmt.Errorf("sqlite: release savepoint: %w", err))
 			return
 		}
 	}
+	if err := s.appender.Flush(ctx, sqlWriter{tx}); err != nil {
+		abort(fmt.Errorf("sqlite: write ledger: %w", err))
+		return
+	}
 	if err := tx.Commit(); err != nil {
-		s.nextIndex, s.lastStamp = startIndex, startStamp
+		s.appender.Rollback()
+		s.lastStamp = startStamp
 		fail(fmt.Errorf("sqlite: commit: %w", err))
 		return
+	}
+	if err := s.appender.Commit(); err != nil {
+		// The database committed; the appender refusing means a bug, and
+		// continuing could fork the tree.
+		panic(fmt.Sprintf("sqlite: ledger appender out of step with the database: %v", err))
 	}
 	for i, r := range group {
 		r.err <- results[i]
@@ -299,11 +364,12 @@ func (t *txn) Put(res *fhir.Node, ifMatch int64) (*store.Version, error) {
 	cur, err := t.Current(typ, id)
 	var vid int64 = 1
 	op := store.OpCreate
+	prev := int64(-1)
 	switch {
 	case err == nil:
-		vid, op = cur.VersionID+1, store.OpUpdate
+		vid, op, prev = cur.VersionID+1, store.OpUpdate, cur.LedgerIndex
 	case errors.Is(err, fhir.ErrDeleted):
-		vid = cur.VersionID + 1
+		vid, prev = cur.VersionID+1, cur.LedgerIndex
 	case errors.Is(err, fhir.ErrNotFound):
 	default:
 		return nil, err
@@ -316,7 +382,7 @@ func (t *txn) Put(res *fhir.Node, ifMatch int64) (*store.Version, error) {
 	meta.Set("versionId", strconv.FormatInt(vid, 10))
 	meta.Set("lastUpdated", v.LastUpdated)
 	v.Body = fhir.Marshal(res)
-	if err := t.insert(v); err != nil {
+	if err := t.insert(v, prev); err != nil {
 		return nil, err
 	}
 	if err := t.index(res, typ, id); err != nil {
@@ -340,7 +406,7 @@ func (t *txn) Delete(typ, id string, ifMatch int64) (*store.Version, error) {
 		return nil, fhir.ErrConflict
 	}
 	v := &store.Version{Type: typ, ID: id, VersionID: cur.VersionID + 1, Op: store.OpDelete, LastUpdated: t.stamp()}
-	if err := t.insert(v); err != nil {
+	if err := t.insert(v, cur.LedgerIndex); err != nil {
 		return nil, err
 	}
 	if err := t.unindex(typ, id); err != nil {
@@ -349,11 +415,20 @@ func (t *txn) Delete(typ, id string, ifMatch int64) (*store.Version, error) {
 	return v, nil
 }
 
-func (t *txn) insert(v *store.Version) error {
-	v.LedgerIndex = t.s.nextIndex
-	t.s.nextIndex++
-	if _, err := t.tx.Exec(`INSERT INTO resource_version (rtype, id, vid, last_updated, op, body, ledger_index) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		v.Type, v.ID, v.VersionID, v.LastUpdated, string(v.Op), v.Body, v.LedgerIndex); err != nil {
+// insert writes a version row and appends its ledger leaf; prev is the
+// ledger index of the resource's previous version, or -1.
+func (t *txn) insert(v *store.Version, prev int64) error {
+	e := ledger.Entry{
+		Type: v.Type, ID: v.ID, VersionID: strconv.FormatInt(v.VersionID, 10), LastUpdated: v.LastUpdated,
+		Op: ledger.Op(v.Op), BodyHash: ledger.BodyHash(v.Body), Prev: prev, Key: ledger.NewKey(),
+	}
+	idx, err := t.s.appender.Append(&e)
+	if err != nil {
+		return fmt.Errorf("sqlite: ledger append: %w", err)
+	}
+	v.LedgerIndex = int64(idx)
+	if _, err := t.tx.Exec(`INSERT INTO resource_version (rtype, id, vid, last_updated, op, body, ledger_index, ledger_key, prev_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.Type, v.ID, v.VersionID, v.LastUpdated, string(v.Op), v.Body, v.LedgerIndex, e.Key, prev); err != nil {
 		return fmt.Errorf("sqlite: insert version: %w", err)
 	}
 	deleted := 0

@@ -1,0 +1,96 @@
+package server_test
+
+import (
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fhirseal/fhirseal/ledger"
+	"github.com/fhirseal/fhirseal/server"
+	"github.com/fhirseal/fhirseal/store/sqlite"
+)
+
+// TestLedgerProofVerifiesOffline writes versions, fetches a $ledger-proof
+// and checks it with the client-side verifier, as an outside party would.
+func TestLedgerProofVerifiesOffline(t *testing.T) {
+	dir := t.TempDir()
+	ts := httptest.NewUnstartedServer(nil)
+	base := "http://" + ts.Listener.Addr().String() + "/fhir"
+	origin, err := ledger.Origin(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ledger.LoadOrCreateKey(filepath.Join(dir, "ledger.key"), origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(filepath.Join(dir, "db"), sqlite.Options{LedgerKey: key, CheckpointEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ts.Config.Handler = server.New(server.Config{Store: st, Ledger: st, LedgerKey: key.VerifierKey, BaseURL: base})
+	ts.Start()
+	defer ts.Close()
+
+	for i := 0; i < 5; i++ {
+		want(t, do(t, ts, "PUT", "/fhir/Patient/a", `{"resourceType":"Patient","id":"a","active":`+strconv.FormatBool(i%2 == 0)+`}`), map[bool]int{true: 201, false: 200}[i == 0], "put")
+	}
+	r := do(t, ts, "PUT", "/fhir/Patient/b", `{"resourceType":"Patient","id":"b"}`, "Prefer", "ledger-proof")
+	want(t, r, 201, "put with Prefer: ledger-proof")
+	if r.header.Get("Preference-Applied") != "ledger-proof" {
+		t.Errorf("Preference-Applied = %q", r.header.Get("Preference-Applied"))
+	}
+	res, err := http.Get(ts.URL + "/ledger/key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if strings.TrimSpace(string(vkey)) != key.VerifierKey {
+		t.Fatalf("/ledger/key = %q, want %q", vkey, key.VerifierKey)
+	}
+	for vid := 1; vid <= 5; vid++ {
+		ver := do(t, ts, "GET", "/fhir/Patient/a/_history/"+strconv.Itoa(vid), "")
+		p := do(t, ts, "GET", "/fhir/Patient/a/_history/"+strconv.Itoa(vid)+"/$ledger-proof", "")
+		want(t, p, 200, "$ledger-proof")
+		vp := ledger.VersionProof{Type: "Patient", ID: "a", VersionID: strconv.Itoa(vid), Body: []byte(ver.raw)}
+		for _, prm := range p.body["parameter"].([]any) {
+			m := prm.(map[string]any)
+			str, _ := m["valueString"].(string)
+			b64, _ := m["valueBase64Binary"].(string)
+			raw, _ := base64.StdEncoding.DecodeString(b64)
+			switch m["name"] {
+			case "index":
+				vp.Index, _ = strconv.ParseUint(str, 10, 64)
+			case "treeSize":
+				vp.TreeSize, _ = strconv.ParseUint(str, 10, 64)
+			case "leaf":
+				vp.Leaf = raw
+			case "key":
+				vp.Key = raw
+			case "prev":
+				vp.Prev, _ = ledger.ParsePrev(str)
+			case "proof":
+				vp.Proof = append(vp.Proof, raw)
+			case "checkpoint":
+				vp.Checkpoint = []byte(str)
+			}
+		}
+		if _, err := vp.Verify(key.Verifier); err != nil {
+			t.Errorf("version %d: proof does not verify: %v", vid, err)
+		}
+		// A proof for another body must fail.
+		vp.Body = append([]byte(nil), vp.Body...)
+		vp.Body[len(vp.Body)-2] ^= 1
+		if _, err := vp.Verify(key.Verifier); err == nil {
+			t.Errorf("version %d: proof verified an altered body", vid)
+		}
+	}
+}

@@ -1,0 +1,184 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fhirseal/fhirseal/fhir"
+	"github.com/fhirseal/fhirseal/ledger"
+	"github.com/fhirseal/fhirseal/store"
+	"github.com/fhirseal/fhirseal/store/sqlite"
+)
+
+func openWithKey(t *testing.T, path string) (*sqlite.Store, *ledger.Key) {
+	t.Helper()
+	key, err := ledger.LoadOrCreateKey(filepath.Join(filepath.Dir(path), "ledger.key"), "example.org/fhir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.Open(path, sqlite.Options{LedgerKey: key, CheckpointEvery: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, key
+}
+
+func writeSome(t *testing.T, s store.Store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := 0; i < n; i++ {
+		res, out := fhir.Parse([]byte(fmt.Sprintf(`{"resourceType":"Patient","id":"p%d","active":true}`, i%7)), fhir.Limits{})
+		if out.HasErrors() {
+			t.Fatal(out)
+		}
+		err := s.Update(ctx, func(tx store.Tx) error {
+			if i%5 == 4 {
+				_, err := tx.Delete("Patient", res.ID(), 0)
+				return err
+			}
+			_, err := tx.Put(res, 0)
+			if i%11 == 10 {
+				return fmt.Errorf("rolled back on purpose")
+			}
+			return err
+		})
+		if err != nil && i%11 != 10 {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestLedgerSealsEveryWrite(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fhirseal.db")
+	s, key := openWithKey(t, path)
+	writeSome(t, s, 60)
+	h, err := s.History(ctx, store.HistoryQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := s.LedgerHead()
+	if int(head.Size) != len(h) {
+		t.Errorf("ledger size %d, versions %d", head.Size, len(h))
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.WaitCheckpoint(waitCtx, int64(head.Size)-1); err != nil {
+		t.Fatalf("WaitCheckpoint: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := sqlite.Verify(ctx, path, key.Verifier, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Versions != uint64(len(h)) || rep.Checkpoints == 0 {
+		t.Fatalf("Verify = %+v, want OK over %d versions with checkpoints", rep, len(h))
+	}
+	// Reopening resumes the same tree.
+	s2, _ := openWithKey(t, path)
+	writeSome(t, s2, 5)
+	s2.Close()
+	rep, err = sqlite.Verify(ctx, path, key.Verifier, nil)
+	if err != nil || !rep.OK() {
+		t.Fatalf("Verify after reopen = %+v, %v", rep, err)
+	}
+}
+
+// TestTamperDetected edits the database as an attacker with file access
+// would (dropping the guard triggers first) and checks that Verify names
+// each change.
+func TestTamperDetected(t *testing.T) {
+	cases := []struct {
+		name string
+		sql  []string
+		want ledger.Kind
+	}{
+		{"edited body", []string{`UPDATE resource_version SET body = replace(body, 'true', 'false') WHERE ledger_index = 3`}, "body-mismatch"},
+		{"deleted version row", []string{`DELETE FROM resource_version WHERE ledger_index = 5`}, "unlogged-erasure"},
+		{"edited leaf", []string{`UPDATE ledger_leaf SET leaf = replace(leaf, 'create', 'update') WHERE idx = 0`}, "leaf-mismatch"},
+		{"deleted node", []string{`DELETE FROM ledger_node WHERE level = 1 AND idx = 0`}, "missing-node"},
+		{"truncated tail", []string{`DELETE FROM ledger_leaf WHERE idx >= (SELECT max(idx) FROM ledger_leaf)`}, "truncated"},
+		{"erased without erase leaf", []string{`UPDATE resource_version SET body = NULL, ledger_key = NULL WHERE ledger_index = 2`}, "unlogged-erasure"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			path := filepath.Join(t.TempDir(), "fhirseal.db")
+			s, key := openWithKey(t, path)
+			writeSome(t, s, 30)
+			s.Close()
+			db, err := sql.Open("sqlite", "file:"+path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, trig := range []string{"ledger_leaf_no_update", "ledger_leaf_no_delete", "ledger_node_no_delete", "resource_version_no_delete", "resource_version_no_update"} {
+				if _, err := db.Exec(`DROP TRIGGER ` + trig); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, q := range c.sql {
+				if _, err := db.Exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			db.Close()
+			rep, err := sqlite.Verify(ctx, path, key.Verifier, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.OK() {
+				t.Fatalf("Verify passed a tampered store (%s)", c.name)
+			}
+			if rep.Counts[c.want] == 0 {
+				t.Errorf("Verify found %v, want a %s finding", rep.Counts, c.want)
+			}
+		})
+	}
+}
+
+func TestGuardTriggers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fhirseal.db")
+	s, _ := openWithKey(t, path)
+	writeSome(t, s, 3)
+	s.Close()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		`UPDATE ledger_leaf SET leaf = x'00' WHERE idx = 0`,
+		`DELETE FROM ledger_node`,
+		`DELETE FROM resource_version`,
+		`UPDATE resource_version SET body = x'00' WHERE ledger_index = 0`,
+	} {
+		if _, err := db.Exec(q); err == nil {
+			t.Errorf("%s: the database allowed it", q)
+		}
+	}
+}
+
+func TestRefusesBrokenHead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fhirseal.db")
+	s, _ := openWithKey(t, path)
+	writeSome(t, s, 10)
+	s.Close()
+	db, _ := sql.Open("sqlite", "file:"+path)
+	if _, err := db.Exec(`DROP TRIGGER ledger_node_no_update`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE ledger_node SET hash = zeroblob(32) WHERE level = (SELECT max(level) FROM ledger_node)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if s, err := sqlite.Open(path, sqlite.Options{}); err == nil {
+		s.Close()
+		t.Fatal("Open accepted a ledger whose nodes disagree with its head")
+	}
+}

@@ -123,3 +123,16 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestPrimitiveAsObject(t *testing.T) {
+	n, out := fhir.Parse([]byte(`{"resourceType":"Patient","birthDate":{"value":"1970"},"active":true}`), fhir.Limits{})
+	if n == nil {
+		t.Fatalf("Parse returned no tree: %s", out)
+	}
+	if !out.HasErrors() || !strings.Contains(out.String(), "must be JSON strings") {
+		t.Errorf("Parse issues = %s, want the object reported", out)
+	}
+	if n.String("active") != "true" {
+		t.Errorf("parsing did not continue after the bad value")
+	}
+}

@@ -549,6 +549,11 @@ func (p *parser) item(n *Node, f *Field, e *Element, typ string, path *elemPath,
 		setAt(f, idx, r)
 		return
 	case tdef != nil && tdef.Kind == KindPrimitive || typ == "xhtml":
+		if k == '{' || k == '[' {
+			p.issue(Error, "structure", path, "%s values must be JSON %s, not %s", typ, primitiveJSON(typ), kindName(k))
+			p.skip()
+			return
+		}
 		tok, ok := p.read()
 		if !ok {
 			return
@@ -753,4 +758,15 @@ func (p *elemPath) String() string {
 		}
 	}
 	return string(b)
+}
+
+// primitiveJSON names the JSON type a primitive is written as.
+func primitiveJSON(typ string) string {
+	switch typ {
+	case "boolean":
+		return "booleans"
+	case "integer", "unsignedInt", "positiveInt", "decimal":
+		return "numbers"
+	}
+	return "strings"
 }

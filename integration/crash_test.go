@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,9 +38,7 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 			for i := 0; !stop.Load() && i < 5000; i++ {
 				id := fmt.Sprintf("w%d-%d", w, i%20)
 				body := fmt.Sprintf(`{"resourceType":"Patient","id":%q,"name":[{"family":"F%d"}]}`, id, i)
-				req, _ := http.NewRequest("PUT", p.base+"/Patient/"+id, strings.NewReader(body))
-				req.Header.Set("Content-Type", "application/fhir+json")
-				res, err := client.Do(req)
+				res, err := p.do(client, "PUT", "/Patient/"+id, body)
 				if err != nil {
 					return // the server died
 				}
@@ -64,9 +63,8 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 	t.Logf("%d writes acknowledged before SIGKILL", count.Load())
 
 	p = start(t, data)
-	defer p.stop()
 	for id, want := range acks {
-		res, err := client.Get(p.base + "/Patient/" + id)
+		res, err := p.do(client, "GET", "/Patient/"+id, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,4 +87,12 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 			t.Errorf("Patient/%s: half-written body %v", id, body)
 		}
 	}
+	// The ledger holds every committed write, acknowledged or not, with no
+	// gaps, and agrees with the store.
+	p.stop()
+	out, err := exec.Command(binary, "verify", "--data", data).CombinedOutput()
+	if err != nil {
+		t.Fatalf("fhirseal verify after the crash: %v\n%s", err, out)
+	}
+	t.Logf("verify: %s", strings.TrimSpace(string(out)))
 }

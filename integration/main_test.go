@@ -19,6 +19,9 @@ import (
 
 var binary string
 
+// publicBase is the base URL the test servers announce.
+const publicBase = "http://fhirseal.test/fhir"
+
 func TestMain(m *testing.M) {
 	if os.Getenv("FHIRSEAL_INTEGRATION") == "" {
 		fmt.Println("integration tests skipped: set FHIRSEAL_INTEGRATION=1")
@@ -60,16 +63,19 @@ func freePort(t *testing.T) string {
 
 // proc is a running fhirseal.
 type proc struct {
-	cmd  *exec.Cmd
-	addr string
-	base string
+	cmd   *exec.Cmd
+	addr  string
+	base  string
+	token string // the administrator token written on first start
 }
 
 // start runs `fhirseal serve` on data and waits until it answers.
 func start(t *testing.T, data string, extra ...string) *proc {
 	t.Helper()
 	addr := freePort(t)
-	args := append([]string{"serve", "--addr", addr, "--data", data}, extra...)
+	// The public base URL names the log (its origin) and is the tokens'
+	// audience, so it stays the same across restarts on other ports.
+	args := append([]string{"serve", "--addr", addr, "--data", data, "--base-url", publicBase}, extra...)
 	cmd := exec.Command(binary, args...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -90,6 +96,12 @@ func start(t *testing.T, data string, extra ...string) *proc {
 		if err == nil {
 			io.Copy(io.Discard, res.Body)
 			res.Body.Close()
+			tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
+			if err != nil {
+				cmd.Process.Kill()
+				t.Fatalf("no administrator token after start: %v", err)
+			}
+			p.token = strings.TrimSpace(string(tok))
 			return p
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -113,4 +125,17 @@ func (p *proc) stop() {
 	case <-time.After(20 * time.Second):
 		p.kill()
 	}
+}
+
+// do sends a request with the administrator token.
+func (p *proc) do(c *http.Client, method, path, body string) (*http.Response, error) {
+	req, err := http.NewRequest(method, p.base+path, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	return c.Do(req)
 }

@@ -13,6 +13,9 @@ import (
 // and answered with a generic message naming it.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, out := s.classify(r, err)
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="fhirseal"`)
+	}
 	w.Header().Set("Content-Type", fhirJSON)
 	w.WriteHeader(status)
 	w.Write(out.JSON())

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/fhirseal/fhirseal/auth"
 	"github.com/fhirseal/fhirseal/fhir"
 	"github.com/fhirseal/fhirseal/ledger"
 )
@@ -33,14 +34,16 @@ func (s *Server) ledgerRoutes() {
 	if s.cfg.Ledger == nil {
 		return
 	}
-	s.route("GET", "/ledger/checkpoint", "ledger-checkpoint", "Latest signed checkpoint (C2SP tlog-checkpoint)", "ledger", s.ledgerCheckpoint)
-	s.route("GET", "/ledger/checkpoint/{size}", "ledger-checkpoint-size", "Signed checkpoint of a tree size", "ledger", s.ledgerCheckpoint)
-	s.route("GET", "/ledger/key", "ledger-key", "Checkpoint verifier key (signed-note format)", "ledger", s.ledgerKey)
-	s.route("GET", "/ledger/tile/{path...}", "ledger-tile", "C2SP tlog-tiles: hash tiles and entry bundles", "ledger", s.ledgerTile)
-	s.route("GET", "/ledger/proof/inclusion", "ledger-inclusion", "Inclusion proof: ?index=&size=", "ledger", s.ledgerInclusion)
-	s.route("GET", "/ledger/proof/consistency", "ledger-consistency", "Consistency proof: ?from=&to=", "ledger", s.ledgerConsistency)
+	// The ledger holds no patient data: anyone may read checkpoints, tiles
+	// and proofs. A version's opening ($ledger-proof) is read access to it.
+	s.route("GET", "/ledger/checkpoint", "ledger-checkpoint", "Latest signed checkpoint (C2SP tlog-checkpoint)", "ledger", public, s.ledgerCheckpoint)
+	s.route("GET", "/ledger/checkpoint/{size}", "ledger-checkpoint-size", "Signed checkpoint of a tree size", "ledger", public, s.ledgerCheckpoint)
+	s.route("GET", "/ledger/key", "ledger-key", "Checkpoint verifier key (signed-note format)", "ledger", public, s.ledgerKey)
+	s.route("GET", "/ledger/tile/{path...}", "ledger-tile", "C2SP tlog-tiles: hash tiles and entry bundles", "ledger", public, s.ledgerTile)
+	s.route("GET", "/ledger/proof/inclusion", "ledger-inclusion", "Inclusion proof: ?index=&size=", "ledger", public, s.ledgerInclusion)
+	s.route("GET", "/ledger/proof/consistency", "ledger-consistency", "Consistency proof: ?from=&to=", "ledger", public, s.ledgerConsistency)
 	for _, t := range fhir.ResourceTypes() {
-		s.route("GET", "/fhir/"+t+"/{id}/_history/{vid}/$ledger-proof", "ledger-proof-"+t, "Proof that a "+t+" version is sealed in the ledger", t, s.ledgerProof(t))
+		s.route("GET", "/fhir/"+t+"/{id}/_history/{vid}/$ledger-proof", "ledger-proof-"+t, "Proof that a "+t+" version is sealed in the ledger", t, auth.InteractionVRead, s.ledgerProof(t))
 	}
 }
 
@@ -210,6 +213,14 @@ func (s *Server) ledgerProof(typ string) handlerFunc {
 		v, err := s.cfg.Store.VRead(r.Context(), typ, id, vid)
 		if err != nil {
 			return err
+		}
+		if v.Deleted() && !decisionOf(r).Unrestricted() {
+			return fhir.ErrNotFound
+		}
+		if !v.Deleted() {
+			if err := s.permitBytes(r, v.Body); err != nil {
+				return err
+			}
 		}
 		key, prev, err := s.cfg.Ledger.VersionOpening(r.Context(), typ, id, vid)
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,25 +18,24 @@ import (
 // TestLedgerProofVerifiesOffline writes versions, fetches a $ledger-proof
 // and checks it with the client-side verifier, as an outside party would.
 func TestLedgerProofVerifiesOffline(t *testing.T) {
-	dir := t.TempDir()
-	ts := httptest.NewUnstartedServer(nil)
-	base := "http://" + ts.Listener.Addr().String() + "/fhir"
-	origin, err := ledger.Origin(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ledger.LoadOrCreateKey(filepath.Join(dir, "ledger.key"), origin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(filepath.Join(dir, "db"), sqlite.Options{LedgerKey: key, CheckpointEvery: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ts.Config.Handler = server.New(server.Config{Store: st, Ledger: st, LedgerKey: key.VerifierKey, BaseURL: base})
-	ts.Start()
-	defer ts.Close()
+	var key *ledger.Key
+	ts := newServerWith(t, func(cfg *server.Config) {
+		origin, err := ledger.Origin(cfg.BaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		key, err = ledger.LoadOrCreateKey(filepath.Join(dir, "ledger.key"), origin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := sqlite.Open(filepath.Join(dir, "db"), sqlite.Options{LedgerKey: key, CheckpointEvery: 10 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		cfg.Store, cfg.Ledger, cfg.LedgerKey = st, st, key.VerifierKey
+	})
 
 	for i := 0; i < 5; i++ {
 		want(t, do(t, ts, "PUT", "/fhir/Patient/a", `{"resourceType":"Patient","id":"a","active":`+strconv.FormatBool(i%2 == 0)+`}`), map[bool]int{true: 201, false: 200}[i == 0], "put")

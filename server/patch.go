@@ -43,6 +43,9 @@ func (s *Server) patch(typ string) handlerFunc {
 			if err != nil {
 				return err
 			}
+			if err := s.permitBytes(r, cur.Body); err != nil {
+				return err
+			}
 			if match != 0 && match != cur.VersionID {
 				return fhir.ErrPrecondition
 			}
@@ -56,6 +59,9 @@ func (s *Server) patch(typ string) handlerFunc {
 			}
 			if res.Type != typ || res.ID() != id {
 				return &httpError{status: http.StatusUnprocessableEntity, code: "processing", msg: "a patch must not change the resource type or id"}
+			}
+			if err := s.permit(r, res); err != nil {
+				return fhir.ErrForbidden
 			}
 			v, err = tx.Put(res, cur.VersionID)
 			return err

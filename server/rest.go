@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fhirseal/fhirseal/auth"
 	"github.com/fhirseal/fhirseal/fhir"
 	"github.com/fhirseal/fhirseal/store"
 )
@@ -20,25 +21,27 @@ const fhirJSON = "application/fhir+json; charset=utf-8"
 // routes registers every interaction: system level, then per resource type
 // from the generated tables.
 func (s *Server) routes() {
-	s.route("GET", "/fhir/metadata", "capabilities", "CapabilityStatement of this server", "system", s.capabilities)
-	s.route("POST", "/fhir", "batch-transaction", "Process a batch or transaction Bundle", "system", s.bundle)
-	s.route("GET", "/fhir/_history", "history-system", "History of all resources", "system", s.historyHandler("", false))
-	s.route("GET", "/fhir", "search-system", "Search across resource types (_type)", "system", s.searchHandler(""))
+	s.route("GET", "/fhir/metadata", "capabilities", "CapabilityStatement of this server", "system", public, s.capabilities)
+	s.route("GET", "/fhir/.well-known/smart-configuration", "smart-configuration", "SMART App Launch configuration", "system", public, s.smartConfiguration)
+	s.route("GET", "/fhir/.well-known/jwks.json", "jwks", "Public keys of fhirseal's own token issuer", "system", public, s.jwks)
+	s.route("POST", "/fhir", "batch-transaction", "Process a batch or transaction Bundle", "system", system, s.bundle)
+	s.route("GET", "/fhir/_history", "history-system", "History of all resources", "system", system, s.historyHandler("", false))
+	s.route("GET", "/fhir", "search-system", "Search across resource types (_type)", "system", system, s.searchHandler(""))
 	for _, t := range fhir.ResourceTypes() {
-		s.route("GET", "/fhir/"+t+"/{id}", "read-"+t, "Read a "+t, t, s.read(t))
-		s.route("GET", "/fhir/"+t+"/{id}/_history/{vid}", "vread-"+t, "Read a version of a "+t, t, s.vread(t))
-		s.route("PUT", "/fhir/"+t+"/{id}", "update-"+t, "Update (or create) a "+t, t, s.update(t))
-		s.route("PUT", "/fhir/"+t, "conditional-update-"+t, "Update the "+t+" matching the search parameters", t, s.conditionalUpdate(t))
-		s.route("PATCH", "/fhir/"+t+"/{id}", "patch-"+t, "Patch a "+t+" (JSON Patch)", t, s.patch(t))
-		s.route("DELETE", "/fhir/"+t+"/{id}", "delete-"+t, "Delete a "+t, t, s.delete(t))
-		s.route("DELETE", "/fhir/"+t, "conditional-delete-"+t, "Delete the "+t+" matching the search parameters", t, s.conditionalDelete(t))
-		s.route("POST", "/fhir/"+t, "create-"+t, "Create a "+t, t, s.create(t))
-		s.route("GET", "/fhir/"+t, "search-"+t, "Search "+t+" resources", t, s.searchHandler(t))
-		s.route("POST", "/fhir/"+t+"/_search", "search-post-"+t, "Search "+t+" resources (form body)", t, s.searchHandler(t))
-		s.route("GET", "/fhir/"+t+"/_history", "history-type-"+t, "History of all "+t+" resources", t, s.historyHandler(t, false))
-		s.route("GET", "/fhir/"+t+"/{id}/_history", "history-instance-"+t, "History of a "+t, t, s.historyHandler(t, true))
-		s.route("POST", "/fhir/"+t+"/$validate", "validate-"+t, "Validate a "+t, t, s.validate(t, false))
-		s.route("POST", "/fhir/"+t+"/{id}/$validate", "validate-instance-"+t, "Validate a "+t+" for update", t, s.validate(t, true))
+		s.route("GET", "/fhir/"+t+"/{id}", "read-"+t, "Read a "+t, t, auth.InteractionRead, s.read(t))
+		s.route("GET", "/fhir/"+t+"/{id}/_history/{vid}", "vread-"+t, "Read a version of a "+t, t, auth.InteractionVRead, s.vread(t))
+		s.route("PUT", "/fhir/"+t+"/{id}", "update-"+t, "Update (or create) a "+t, t, auth.InteractionUpdate, s.update(t))
+		s.route("PUT", "/fhir/"+t, "conditional-update-"+t, "Update the "+t+" matching the search parameters", t, auth.InteractionUpdate, s.conditionalUpdate(t))
+		s.route("PATCH", "/fhir/"+t+"/{id}", "patch-"+t, "Patch a "+t+" (JSON Patch)", t, auth.InteractionPatch, s.patch(t))
+		s.route("DELETE", "/fhir/"+t+"/{id}", "delete-"+t, "Delete a "+t, t, auth.InteractionDelete, s.delete(t))
+		s.route("DELETE", "/fhir/"+t, "conditional-delete-"+t, "Delete the "+t+" matching the search parameters", t, auth.InteractionDelete, s.conditionalDelete(t))
+		s.route("POST", "/fhir/"+t, "create-"+t, "Create a "+t, t, auth.InteractionCreate, s.create(t))
+		s.route("GET", "/fhir/"+t, "search-"+t, "Search "+t+" resources", t, auth.InteractionSearch, s.searchHandler(t))
+		s.route("POST", "/fhir/"+t+"/_search", "search-post-"+t, "Search "+t+" resources (form body)", t, auth.InteractionSearch, s.searchHandler(t))
+		s.route("GET", "/fhir/"+t+"/_history", "history-type-"+t, "History of all "+t+" resources", t, auth.InteractionHistoryType, s.historyHandler(t, false))
+		s.route("GET", "/fhir/"+t+"/{id}/_history", "history-instance-"+t, "History of a "+t, t, auth.InteractionHistoryInstance, s.historyHandler(t, true))
+		s.route("POST", "/fhir/"+t+"/$validate", "validate-"+t, "Validate a "+t, t, system, s.validate(t, false))
+		s.route("POST", "/fhir/"+t+"/{id}/$validate", "validate-instance-"+t, "Validate a "+t+" for update", t, system, s.validate(t, true))
 	}
 	s.ledgerRoutes()
 }
@@ -201,8 +204,14 @@ func (s *Server) read(typ string) handlerFunc {
 		v, err := s.cfg.Store.Read(r.Context(), typ, id)
 		if err != nil {
 			if errors.Is(err, fhir.ErrDeleted) && v != nil {
+				if !decisionOf(r).Unrestricted() {
+					return fhir.ErrNotFound // a tombstone says nothing the caller may check
+				}
 				w.Header().Set("ETag", etag(v.VersionID))
 			}
+			return err
+		}
+		if err := s.permitBytes(r, v.Body); err != nil {
 			return err
 		}
 		if inm := r.Header.Get("If-None-Match"); inm != "" {
@@ -240,8 +249,14 @@ func (s *Server) vread(typ string) handlerFunc {
 			return err
 		}
 		if v.Deleted() {
+			if !decisionOf(r).Unrestricted() {
+				return fhir.ErrNotFound
+			}
 			w.Header().Set("ETag", etag(v.VersionID))
 			return fhir.ErrDeleted
+		}
+		if err := s.permitBytes(r, v.Body); err != nil {
+			return err
 		}
 		s.writeVersion(w, r, http.StatusOK, v, false)
 		return nil
@@ -257,9 +272,15 @@ func (s *Server) create(typ string) handlerFunc {
 		if err != nil {
 			return err
 		}
+		if err := s.permit(r, res); err != nil {
+			return fhir.ErrForbidden
+		}
 		cond := r.Header.Get("If-None-Exist")
 		var q *store.Query
 		if cond != "" {
+			if err := s.requireUnrestricted(r, auth.InteractionSearch, []string{typ}); err != nil {
+				return err
+			}
 			if q, err = s.conditionQuery(typ, cond); err != nil {
 				return err
 			}
@@ -321,6 +342,9 @@ func (s *Server) update(typ string) handlerFunc {
 		case bid != id:
 			return badRequest("the resource id %q does not match the URL id %q", bid, id)
 		}
+		if err := s.permit(r, res); err != nil {
+			return fhir.ErrForbidden
+		}
 		v, err := s.put(r, res, match)
 		if err != nil {
 			return err
@@ -338,13 +362,19 @@ func (s *Server) update(typ string) handlerFunc {
 // to 412.
 func (s *Server) put(r *http.Request, res *fhir.Node, match int64) (*store.Version, error) {
 	var v *store.Version
+	restricted := !decisionOf(r).Unrestricted()
 	err := s.cfg.Store.Update(r.Context(), func(tx store.Tx) error {
-		if s.cfg.NoUpdateCreate {
-			if _, err := tx.Current(res.Type, res.ID()); errors.Is(err, fhir.ErrNotFound) {
-				return &httpError{status: http.StatusMethodNotAllowed, code: "not-supported", msg: "update-as-create is disabled on this server"}
+		cur, err := tx.Current(res.Type, res.ID())
+		if s.cfg.NoUpdateCreate && errors.Is(err, fhir.ErrNotFound) {
+			return &httpError{status: http.StatusMethodNotAllowed, code: "not-supported", msg: "update-as-create is disabled on this server"}
+		}
+		// The caller must be allowed the resource as it is before the
+		// update, too: no moving another patient's data into one's own.
+		if restricted && err == nil {
+			if perr := s.permitBytes(r, cur.Body); perr != nil {
+				return fhir.ErrForbidden
 			}
 		}
-		var err error
 		v, err = tx.Put(res, match)
 		return err
 	})
@@ -361,6 +391,9 @@ func (s *Server) conditionalUpdate(typ string) handlerFunc {
 		}
 		if r.URL.RawQuery == "" {
 			return badRequest("a conditional update needs search parameters")
+		}
+		if err := s.requireUnrestricted(r, auth.InteractionUpdate, []string{typ}); err != nil {
+			return err
 		}
 		q, err := s.conditionQuery(typ, r.URL.RawQuery)
 		if err != nil {
@@ -423,7 +456,17 @@ func (s *Server) delete(typ string) handlerFunc {
 			return err
 		}
 		var v *store.Version
+		restricted := !decisionOf(r).Unrestricted()
 		err = s.cfg.Store.Update(r.Context(), func(tx store.Tx) error {
+			if restricted {
+				cur, err := tx.Current(typ, id)
+				if err != nil {
+					return fhir.ErrNotFound
+				}
+				if err := s.permitBytes(r, cur.Body); err != nil {
+					return err
+				}
+			}
 			var err error
 			v, err = tx.Delete(typ, id, match)
 			return err
@@ -457,6 +500,9 @@ func (s *Server) conditionalDelete(typ string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if r.URL.RawQuery == "" {
 			return badRequest("a conditional delete needs search parameters")
+		}
+		if err := s.requireUnrestricted(r, auth.InteractionDelete, []string{typ}); err != nil {
+			return err
 		}
 		q, err := s.conditionQuery(typ, r.URL.RawQuery)
 		if err != nil {
@@ -570,6 +616,16 @@ func (s *Server) historyHandler(typ string, instance bool) handlerFunc {
 		}
 		qv := r.URL.Query()
 		q := store.HistoryQuery{Type: typ}
+		if !instance {
+			in := auth.InteractionHistoryType
+			var types []string
+			if typ != "" {
+				types = []string{typ}
+			}
+			if err := s.requireUnrestricted(r, in, types); err != nil {
+				return err
+			}
+		}
 		if instance {
 			q.ID = r.PathValue("id")
 			if _, err := s.cfg.Store.VRead(r.Context(), typ, q.ID, 1); err != nil {
@@ -603,6 +659,18 @@ func (s *Server) historyHandler(typ string, instance bool) handlerFunc {
 		versions, err := s.cfg.Store.History(r.Context(), q)
 		if err != nil {
 			return err
+		}
+		if instance && !decisionOf(r).Unrestricted() {
+			// Every version must be visible; one that is not hides the
+			// whole history, as if the resource did not exist.
+			for _, v := range versions {
+				if v.Deleted() {
+					continue
+				}
+				if err := s.permitBytes(r, v.Body); err != nil {
+					return err
+				}
+			}
 		}
 		more := len(versions) > n
 		if more {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/fhirseal/fhirseal/auth"
 	"github.com/fhirseal/fhirseal/fhir"
 )
 
@@ -38,6 +39,9 @@ func (s *Server) searchHandler(typ string) handlerFunc {
 		}
 		sr, err := s.parseSearch([]string{typ}, params, strictHandling(r))
 		if err != nil {
+			return err
+		}
+		if err := s.requireUnrestricted(r, auth.InteractionSearch, sr.query.Types); err != nil {
 			return err
 		}
 		n, err := s.count(params)

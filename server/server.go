@@ -24,6 +24,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/fhirseal/fhirseal/auth"
 	"github.com/fhirseal/fhirseal/fhir"
 	"github.com/fhirseal/fhirseal/openapi"
 	"github.com/fhirseal/fhirseal/store"
@@ -32,6 +33,12 @@ import (
 // Config is what a Server needs. Fill it in main.
 type Config struct {
 	Store store.Store
+	// Auth verifies bearer tokens. Every FHIR endpoint but the
+	// CapabilityStatement and the SMART configuration needs one; with a nil
+	// Auth they all answer 401.
+	Auth Authenticator
+	// SMART describes token issuance for /fhir/.well-known/smart-configuration.
+	SMART SMARTConfig
 	// Ledger serves checkpoints, tiles and proofs; nil leaves them out.
 	Ledger Ledger
 	// LedgerKey is the checkpoint verifier key text served at /ledger/key.
@@ -94,6 +101,9 @@ func New(cfg Config) *Server {
 	hc.OpenAPI.Info.Description = "FHIR R4 RESTful API (https://hl7.org/fhir/R4/http.html). Bodies are application/fhir+json."
 	s.api = humago.New(s.mux, hc)
 	openapi.AddSchemas(s.api.OpenAPI())
+	s.api.OpenAPI().Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT", Description: "SMART on FHIR access token"},
+	}
 	s.routes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &httpError{status: http.StatusNotFound, code: "not-found", msg: "no FHIR interaction at " + r.Method + " " + r.URL.Path})
@@ -111,7 +121,7 @@ func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
 
 // route registers one interaction with huma (routing and documentation)
 // and the FHIR handler behind it.
-func (s *Server) route(method, path, id, summary, tag string, h handlerFunc) {
+func (s *Server) route(method, path, id, summary, tag string, in auth.Interaction, h handlerFunc) {
 	body := "Bundle"
 	if fhir.IsResourceType(tag) {
 		body = tag
@@ -131,9 +141,16 @@ func (s *Server) route(method, path, id, summary, tag string, h handlerFunc) {
 		op.RequestBody = &huma.RequestBody{Required: true, Content: openapi.Content(body)}
 	}
 	s.api.OpenAPI().AddOperation(op)
+	if in != public {
+		op.Security = []map[string][]string{{"bearer": {}}}
+	}
 	s.api.Adapter().Handle(op, func(ctx huma.Context) {
 		r, w := humago.Unwrap(ctx)
-		if err := h(w, r); err != nil {
+		r, err := s.guard(r, in, tag)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
 			s.writeError(w, r, err)
 		}
 	})

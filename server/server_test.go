@@ -8,24 +8,65 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/fhirseal/fhirseal/auth"
 	"github.com/fhirseal/fhirseal/server"
 	"github.com/fhirseal/fhirseal/store/sqlite"
 )
 
-func newServer(t *testing.T) *httptest.Server {
+// testServer is a server on loopback with fhirseal's own issuer, and an
+// administrator token that do sends unless the call names another.
+type testServer struct {
+	*httptest.Server
+	base   string
+	issuer *auth.Issuer
+	token  string
+}
+
+func newServer(t *testing.T) *testServer {
+	return newServerWith(t, nil)
+}
+
+// newServerWith starts a server; edit may change its configuration (the
+// store is already set).
+func newServerWith(t *testing.T, edit func(*server.Config)) *testServer {
 	t.Helper()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "db"), sqlite.Options{})
+	dir := t.TempDir()
+	st, err := sqlite.Open(filepath.Join(dir, "db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	var ts *httptest.Server
-	ts = httptest.NewUnstartedServer(nil)
-	ts.Config.Handler = server.New(server.Config{Store: st, BaseURL: "http://" + ts.Listener.Addr().String() + "/fhir", Version: "test"})
-	ts.Start()
-	t.Cleanup(ts.Close)
+	hs := httptest.NewUnstartedServer(nil)
+	ts := &testServer{Server: hs, base: "http://" + hs.Listener.Addr().String() + "/fhir"}
+	ts.issuer, err = auth.LoadOrCreateIssuer(dir, ts.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := auth.NewVerifier(auth.VerifierConfig{Audience: ts.base, Local: ts.issuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.token = ts.mint(t, auth.MintRequest{Subject: "admin", Scope: "system/*.cruds", Admin: true})
+	cfg := server.Config{Store: st, Auth: v, BaseURL: ts.base, Version: "test"}
+	if edit != nil {
+		edit(&cfg)
+	}
+	hs.Config.Handler = server.New(cfg)
+	hs.Start()
+	t.Cleanup(hs.Close)
 	return ts
+}
+
+func (ts *testServer) mint(t *testing.T, r auth.MintRequest) string {
+	t.Helper()
+	r.Audience = ts.base
+	m, err := ts.issuer.Mint(r, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Token
 }
 
 type resp struct {
@@ -35,7 +76,9 @@ type resp struct {
 	raw    string
 }
 
-func do(t *testing.T, ts *httptest.Server, method, path, body string, hdr ...string) resp {
+// do sends a request with the administrator token; a header pair
+// "Authorization", value replaces it ("" sends none).
+func do(t *testing.T, ts *testServer, method, path, body string, hdr ...string) resp {
 	t.Helper()
 	req, err := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -44,8 +87,12 @@ func do(t *testing.T, ts *httptest.Server, method, path, body string, hdr ...str
 	if body != "" {
 		req.Header.Set("Content-Type", "application/fhir+json")
 	}
+	req.Header.Set("Authorization", "Bearer "+ts.token)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
+		if hdr[i] == "Authorization" && hdr[i+1] == "" {
+			req.Header.Del("Authorization")
+		}
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -268,5 +315,48 @@ func TestJSONPatch(t *testing.T) {
 	r = do(t, ts, "GET", "/fhir/Patient/p", "")
 	if r.header.Get("ETag") != `W/"2"` {
 		t.Errorf("failed patches changed the resource: ETag %s", r.header.Get("ETag"))
+	}
+}
+
+func TestTokensAndScopes(t *testing.T) {
+	ts := newServer(t)
+	want(t, do(t, ts, "PUT", "/fhir/Patient/p1", `{"resourceType":"Patient","id":"p1"}`), 201, "put p1")
+	want(t, do(t, ts, "PUT", "/fhir/Patient/p2", `{"resourceType":"Patient","id":"p2"}`), 201, "put p2")
+	want(t, do(t, ts, "PUT", "/fhir/Observation/o1", `{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p1"}}`), 201, "put o1")
+
+	readOnly := ts.mint(t, auth.MintRequest{Subject: "app", Scope: "system/Patient.rs"})
+	patient1 := ts.mint(t, auth.MintRequest{Subject: "p1-app", Scope: "patient/*.rs", Patient: "p1"})
+	noPatientClaim := ts.mint(t, auth.MintRequest{Subject: "broken", Scope: "patient/*.rs"})
+	cases := []struct {
+		name, method, path, body, token string
+		status                          int
+	}{
+		{"no token", "GET", "/fhir/Patient/p1", "", "", 401},
+		{"garbage token", "GET", "/fhir/Patient/p1", "", "Bearer not.a.jwt", 401},
+		{"metadata needs no token", "GET", "/fhir/metadata", "", "", 200},
+		{"smart configuration needs no token", "GET", "/fhir/.well-known/smart-configuration", "", "", 200},
+		{"read with read scope", "GET", "/fhir/Patient/p1", "", "Bearer " + readOnly, 200},
+		{"write with read scope", "PUT", "/fhir/Patient/p1", `{"resourceType":"Patient","id":"p1"}`, "Bearer " + readOnly, 403},
+		{"other type with read scope", "GET", "/fhir/Observation/o1", "", "Bearer " + readOnly, 403},
+		{"patient reads self", "GET", "/fhir/Patient/p1", "", "Bearer " + patient1, 200},
+		{"patient reads other patient", "GET", "/fhir/Patient/p2", "", "Bearer " + patient1, 404},
+		{"patient reads other patient's history", "GET", "/fhir/Patient/p2/_history", "", "Bearer " + patient1, 404},
+		{"patient reads other patient's version", "GET", "/fhir/Patient/p2/_history/1", "", "Bearer " + patient1, 404},
+		{"patient search fails closed", "GET", "/fhir/Patient", "", "Bearer " + patient1, 403},
+		{"patient scope without patient claim", "GET", "/fhir/Patient/p1", "", "Bearer " + noPatientClaim, 403},
+		{"patient cannot write", "PUT", "/fhir/Patient/p1", `{"resourceType":"Patient","id":"p1"}`, "Bearer " + patient1, 403},
+		{"nobody writes AuditEvents", "POST", "/fhir/AuditEvent", `{"resourceType":"AuditEvent"}`, "Bearer " + ts.token, 403},
+		{"transaction needs unrestricted scopes", "POST", "/fhir", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}]}`, "Bearer " + readOnly, 403},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := do(t, ts, c.method, c.path, c.body, "Authorization", c.token)
+			if r.status != c.status {
+				t.Errorf("%s %s = %d, want %d: %.200s", c.method, c.path, r.status, c.status, r.raw)
+			}
+			if c.status == 401 && r.header.Get("WWW-Authenticate") == "" {
+				t.Errorf("401 without WWW-Authenticate")
+			}
+		})
 	}
 }

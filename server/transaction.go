@@ -67,6 +67,13 @@ func (s *Server) bundle(w http.ResponseWriter, r *http.Request) error {
 		if _, ok := methodOrder[be.method]; !ok {
 			return fhir.Invalid("value", fmt.Sprintf("Bundle.entry[%d].request.method", i), "unsupported method %q", be.method)
 		}
+		typ, rest, _ := strings.Cut(strings.TrimPrefix(be.url, "/"), "/")
+		typ, _, _ = strings.Cut(typ, "?")
+		if fhir.IsResourceType(typ) {
+			if err := s.requireUnrestricted(r, interactionOf(be.method, rest != ""), []string{typ}); err != nil {
+				return entryError(be, err)
+			}
+		}
 		entries = append(entries, be)
 	}
 	if kind == "transaction" {

@@ -3,6 +3,8 @@
 //	fhirseal serve      run the server (default)
 //	fhirseal validate   validate resource files offline
 //	fhirseal verify     audit a data directory's store and ledger offline
+//	fhirseal token      mint a development token from the local issuer
+//	fhirseal fhirpath   evaluate a FHIRPath expression against a resource
 //
 // Every flag has a FHIRSEAL_* environment equivalent (--base-url is
 // FHIRSEAL_BASE_URL); a flag given on the command line wins.
@@ -11,6 +13,8 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"github.com/fhirseal/fhirseal/fhir/fhirpath"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -30,6 +34,10 @@ func main() {
 		code = validate(args, os.Stdout, os.Stderr)
 	case "verify":
 		code = verify(args, os.Getenv, os.Stdout, os.Stderr)
+	case "token":
+		code = token(args, os.Getenv, os.Stdout, os.Stderr)
+	case "fhirpath":
+		code = fhirpath.Run(args, os.Stdin, os.Stdout, os.Stderr)
 	case "version":
 		fmt.Println(version)
 	case "help", "-h", "--help":
@@ -47,5 +55,7 @@ commands:
   serve     run the FHIR server (the default command)
   validate  validate resource files: fhirseal validate FILE...
   verify    audit a data directory's store and ledger offline: fhirseal verify --data DIR
+  token     mint a token from the local issuer: fhirseal token --sub app1 --scope "system/*.cruds"
+  fhirpath  evaluate FHIRPath: fhirseal fhirpath -e EXPR [FILE]
   version   print the version
 `

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fhirseal/fhirseal/auth"
 	"github.com/fhirseal/fhirseal/ledger"
 	"github.com/fhirseal/fhirseal/server"
 	"github.com/fhirseal/fhirseal/store/sqlite"
@@ -26,9 +27,33 @@ type serveConfig struct {
 	BaseURL      string
 	MaxBodyBytes int64
 	LogLevel     string
+	// Issuer and JWKSURL name an external SMART authorisation server whose
+	// tokens are accepted beside fhirseal's own.
+	Issuer, JWKSURL string
 	// LedgerKeyFile holds the checkpoint signing key (default DATA/ledger.key).
 	LedgerKeyFile   string
 	CheckpointEvery time.Duration
+}
+
+// writeAdminToken writes DATA/admin.token on first start: an administrator
+// token of fhirseal's own issuer, readable by the owner only.
+func writeAdminToken(cfg serveConfig, issuer *auth.Issuer, log *slog.Logger) error {
+	path := filepath.Join(cfg.Data, "admin.token")
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	m, err := issuer.Mint(auth.MintRequest{
+		Audience: cfg.BaseURL, Subject: "admin", Scope: "system/*.cruds", Admin: true, Lifetime: 365 * 24 * time.Hour,
+	}, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(m.Token+"\n"), 0o600); err != nil {
+		return err
+	}
+	log.Info("administrator token written", "path", path, "expires", m.Expiry)
+	fmt.Fprintf(os.Stderr, "fhirseal: an administrator token is in %s\n", path)
+	return nil
 }
 
 // ledgerKey loads (or, on first start, creates) the checkpoint signing
@@ -69,6 +94,8 @@ func serve(args []string, getenv func(string) string) int {
 	maxBody := fs.Int64("max-body-bytes", 16<<20, "request body limit in bytes")
 	fs.StringVar(&cfg.LedgerKeyFile, "ledger-key", envDefault(getenv, "ledger-key", ""), "checkpoint signing key file (default DATA/ledger.key)")
 	every := fs.Duration("checkpoint-every", time.Second, "how often a new checkpoint is signed after writes")
+	fs.StringVar(&cfg.Issuer, "issuer", envDefault(getenv, "issuer", ""), "external SMART authorisation server (iss) whose tokens are accepted")
+	fs.StringVar(&cfg.JWKSURL, "jwks-url", envDefault(getenv, "jwks-url", ""), "JWKS URL of the external issuer")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -105,8 +132,29 @@ func run(cfg serveConfig, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	issuer, err := auth.LoadOrCreateIssuer(cfg.Data, cfg.BaseURL)
+	if err != nil {
+		return err
+	}
+	vc := auth.VerifierConfig{Audience: cfg.BaseURL, Local: issuer, Revocations: auth.NewMemoryRevocations(nil), Logger: log}
+	smart := server.SMARTConfig{Issuer: issuer.URL(), JWKS: issuer.JWKS()}
+	if cfg.Issuer != "" || cfg.JWKSURL != "" {
+		if cfg.Issuer == "" || cfg.JWKSURL == "" {
+			return errors.New("--issuer and --jwks-url go together")
+		}
+		vc.External = []auth.ExternalIssuer{{Issuer: cfg.Issuer, JWKSURL: cfg.JWKSURL}}
+		smart.Issuer = cfg.Issuer
+	}
+	verifier, err := auth.NewVerifier(vc)
+	if err != nil {
+		return err
+	}
+	defer verifier.Close()
+	if err := writeAdminToken(cfg, issuer, log); err != nil {
+		return err
+	}
 	srv := server.New(server.Config{
-		Store: st, Ledger: st, LedgerKey: key.VerifierKey,
+		Store: st, Auth: verifier, SMART: smart, Ledger: st, LedgerKey: key.VerifierKey,
 		Logger: log, BaseURL: cfg.BaseURL, Version: version, MaxBodyBytes: cfg.MaxBodyBytes,
 	})
 	hs := &http.Server{

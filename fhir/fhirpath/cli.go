@@ -13,7 +13,7 @@ import (
 
 // Run implements the command "fhirseal fhirpath -e EXPR [FILE]": it
 // evaluates EXPR against the resource in FILE (standard input when FILE is
-// absent or "-") and prints the result as a JSON array (see AppendJSON).
+// "-", no input at all when FILE is absent) and prints the result as a JSON array (see AppendJSON).
 // Options: -var name=value (repeatable) sets %name to a string.
 //
 // It returns the exit status: 0 on success, 1 when the expression does not
@@ -45,18 +45,18 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	compiled, err := Compile(*expr)
 	if err != nil {
-		fmt.Fprintf(stderr, "fhirpath: %v\n", err)
+		fmt.Fprintln(stderr, err)
 		var se *SyntaxError
 		if errors.As(err, &se) {
 			fmt.Fprint(stderr, caret(*expr, se.Pos))
 		}
 		return 1
 	}
-	var data []byte
-	name := "-"
-	if fs.NArg() == 1 {
-		name = fs.Arg(0)
+	if fs.NArg() == 0 {
+		return evaluate(compiled, nil, vars, stdout, stderr)
 	}
+	var data []byte
+	name := fs.Arg(0)
 	if name == "-" {
 		data, err = io.ReadAll(io.LimitReader(stdin, int64(fhir.DefaultLimits.MaxBytes)+1))
 	} else {
@@ -74,9 +74,14 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if out.HasErrors() {
 		fmt.Fprintf(stderr, "fhirpath: warning: %s has validation errors: %s\n", name, out)
 	}
+	return evaluate(compiled, root, vars, stdout, stderr)
+}
+
+// evaluate runs compiled against root (nil: no input) and prints the result.
+func evaluate(compiled *Expr, root *fhir.Node, vars map[string]Collection, stdout, stderr io.Writer) int {
 	result, err := compiled.Evaluate(root, &Options{Variables: vars})
 	if err != nil {
-		fmt.Fprintf(stderr, "fhirpath: %v\n", err)
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	b := AppendJSON(nil, result)

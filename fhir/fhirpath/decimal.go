@@ -85,15 +85,15 @@ func decimalFromFloat(f float64) (Decimal, bool) {
 	return d, true
 }
 
-var pow10Cache [40]*big.Int
-
-func init() {
+// pow10Cache holds 10^0 to 10^39; its values are never modified.
+var pow10Cache = func() (c [40]*big.Int) {
 	p := big.NewInt(1)
-	for i := range pow10Cache {
-		pow10Cache[i] = new(big.Int).Set(p)
+	for i := range c {
+		c[i] = new(big.Int).Set(p)
 		p.Mul(p, big.NewInt(10))
 	}
-}
+	return c
+}()
 
 func pow10(n int) *big.Int {
 	if n < len(pow10Cache) {
@@ -147,16 +147,19 @@ func (d Decimal) Cmp(e Decimal) int {
 	return d.at(s).Cmp(e.at(s))
 }
 
+// Add returns d + e, exactly.
 func (d Decimal) Add(e Decimal) Decimal {
 	s := max(d.scale, e.scale)
 	return Decimal{unscaled: new(big.Int).Add(d.at(s), e.at(s)), scale: s}
 }
 
+// Sub returns d - e, exactly.
 func (d Decimal) Sub(e Decimal) Decimal {
 	s := max(d.scale, e.scale)
 	return Decimal{unscaled: new(big.Int).Sub(d.at(s), e.at(s)), scale: s}
 }
 
+// Mul returns d * e, exactly up to 64 digits after the point.
 func (d Decimal) Mul(e Decimal) Decimal {
 	r := Decimal{unscaled: new(big.Int).Mul(d.u(), e.u()), scale: d.scale + e.scale}
 	if r.scale > maxScale {
@@ -165,6 +168,7 @@ func (d Decimal) Mul(e Decimal) Decimal {
 	return r
 }
 
+// Neg returns -d.
 func (d Decimal) Neg() Decimal { return Decimal{unscaled: new(big.Int).Neg(d.u()), scale: d.scale} }
 
 // Div divides d by e; ok is false for division by zero. The quotient is

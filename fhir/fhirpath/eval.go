@@ -1,7 +1,6 @@
 package fhirpath
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -51,13 +50,21 @@ type Options struct {
 	Trace func(name string, c Collection)
 	// Now fixes now(), today() and timeOfDay(); zero means the clock.
 	Now time.Time
-	// Context cancels a long evaluation.
-	Context context.Context
 	// Limits bound the work of one evaluation.
 	Limits Limits
-	// Strict turns a type name at the start of a path that does not match
-	// the input into an error instead of an empty result.
+	// Strict reports more mistakes as errors instead of empty results: a
+	// type name at the start of a path that does not match the input, an
+	// element name that the input's type does not have, and order-dependent
+	// functions (first(), skip(), ...) applied to children() or
+	// descendants(). Without it only JSON names of choice elements
+	// (valueQuantity for value) are errors.
 	Strict bool
+	// LenientAs makes "x as T" and x.as(T) filter a collection of several
+	// items like ofType(T), instead of failing as FHIRPath N1 requires.
+	// The expressions of the R4 specification (search parameters such as
+	// "ActivityDefinition.useContext.value as CodeableConcept", and dom-3)
+	// rely on it; CheckInvariants sets it.
+	LenientAs bool
 }
 
 // Limits bound the work an evaluation may do. Zero fields take the values
@@ -116,8 +123,8 @@ type env struct {
 	depth    int
 	lim      Limits
 	deadline time.Time
-	ctx      context.Context
 	now      time.Time
+	in       [1]Value // storage for a single input
 }
 
 var envPool = sync.Pool{New: func() any { return new(env) }}
@@ -128,16 +135,37 @@ func (x *Expr) Evaluate(input *fhir.Node, opts *Options) (Collection, error) {
 	if input == nil {
 		return x.EvaluateCollection(nil, opts)
 	}
-	return x.EvaluateCollection(Collection{Element{input}}, opts)
+	e := envPool.Get().(*env)
+	e.in[0] = Element{input}
+	out, err := x.evaluate(e, e.in[:], opts)
+	if len(out) > 0 && &out[0] == &e.in[0] {
+		// The result is the input itself: it must not share the pooled
+		// storage.
+		out = Collection{out[0]}
+	}
+	e.in[0] = nil
+	envPool.Put(e)
+	return out, err
 }
 
 // EvaluateCollection evaluates the expression with any collection as input.
-func (x *Expr) EvaluateCollection(input Collection, opts *Options) (out Collection, err error) {
-	if opts == nil {
-		opts = &Options{}
-	}
+func (x *Expr) EvaluateCollection(input Collection, opts *Options) (Collection, error) {
 	e := envPool.Get().(*env)
-	*e = env{opts: opts, context: input, this: input, lim: opts.Limits}
+	out, err := x.evaluate(e, input, opts)
+	envPool.Put(e)
+	return out, err
+}
+
+var noOptions = &Options{}
+
+// evaluate runs the expression with e, a pooled env whose in field the
+// caller may have filled.
+func (x *Expr) evaluate(e *env, input Collection, opts *Options) (out Collection, err error) {
+	if opts == nil {
+		opts = noOptions
+	}
+	in := e.in
+	*e = env{opts: opts, context: input, this: input, lim: opts.Limits, in: in}
 	if e.lim.MaxDepth <= 0 {
 		e.lim.MaxDepth = DefaultLimits.MaxDepth
 	}
@@ -150,7 +178,6 @@ func (x *Expr) EvaluateCollection(input Collection, opts *Options) (out Collecti
 	if e.lim.Timeout > 0 {
 		e.deadline = time.Now().Add(e.lim.Timeout)
 	}
-	e.ctx = opts.Context
 	if opts.Resource != nil {
 		e.resource = Collection{Element{opts.Resource}}
 	} else if len(input) == 1 {
@@ -167,8 +194,7 @@ func (x *Expr) EvaluateCollection(input Collection, opts *Options) (out Collecti
 		if r := recover(); r != nil {
 			out, err = nil, evalErrorf("internal error: %v", r)
 		}
-		*e = env{}
-		envPool.Put(e)
+		*e = env{in: e.in}
 	}()
 	return x.root.eval(e, input)
 }
@@ -182,9 +208,6 @@ func (e *env) step(n int) error {
 	if e.steps&1023 < n {
 		if !e.deadline.IsZero() && time.Now().After(e.deadline) {
 			return limitError("evaluation took longer than %s", e.lim.Timeout)
-		}
-		if e.ctx != nil && e.ctx.Err() != nil {
-			return &EvalError{Msg: "evaluation cancelled", Err: e.ctx.Err()}
 		}
 	}
 	return nil
@@ -220,10 +243,6 @@ func (e *env) clock() time.Time {
 type literal struct{ val Collection }
 
 func (l *literal) eval(e *env, focus Collection) (Collection, error) { return l.val, nil }
-
-type paren struct{ x node }
-
-func (p *paren) eval(e *env, focus Collection) (Collection, error) { return p.x.eval(e, focus) }
 
 type thisNode struct{}
 
@@ -289,6 +308,9 @@ type pathNode struct {
 func chainMember(recv node, name string) node {
 	switch r := recv.(type) {
 	case *pathNode:
+		if len(r.names) >= maxPathNames {
+			break
+		}
 		return &pathNode{recv: r.recv, typeHead: r.typeHead, names: append(r.names[:len(r.names):len(r.names)], name)}
 	}
 	return &pathNode{recv: recv, names: []string{name}}
@@ -343,11 +365,9 @@ func (p *pathNode) evalFrom(e *env, src Collection) (Collection, error) {
 	if len(p.names) == 0 {
 		return src, nil
 	}
-	w := walker{names: p.names}
-	if len(p.names) <= len(w.fixed) {
-		w.seen = w.fixed[:len(p.names)]
-	} else {
-		w.seen = make([]uint8, len(p.names))
+	w := walker{names: p.names, strict: e.opts.Strict}
+	if len(p.names) > len(w.seen) {
+		return nil, evalErrorf("path too long")
 	}
 	for _, v := range src {
 		switch x := v.(type) {
@@ -364,7 +384,7 @@ func (p *pathNode) evalFrom(e *env, src Collection) (Collection, error) {
 			}
 		}
 	}
-	for i, s := range w.seen {
+	for i, s := range w.seen[:len(p.names)] {
 		if s == seenInvalid {
 			return nil, evalErrorf("%s is not an element of %s", p.names[i], w.badType[i])
 		}
@@ -386,11 +406,15 @@ const (
 
 type walker struct {
 	names   []string
+	strict  bool
 	out     Collection
-	fixed   [6]uint8
-	seen    []uint8 // per level: whether the name was valid for some node
+	seen    [maxPathNames]uint8 // per level: whether the name was valid for some node
 	badType map[int]string
 }
+
+// maxPathNames bounds the names fused in one path node; longer paths are
+// split by chainMember.
+const maxPathNames = 16
 
 func (w *walker) walk(n *fhir.Node, i int) {
 	name := w.names[i]
@@ -403,6 +427,9 @@ func (w *walker) walk(n *fhir.Node, i int) {
 		w.seen[i] = seenValid
 		for _, c := range f.Nodes {
 			if last {
+				if w.out == nil {
+					w.out = make(Collection, 0, max(4, len(f.Nodes)))
+				}
 				w.out = append(w.out, Element{c})
 			} else {
 				w.walk(c, i+1)
@@ -414,7 +441,7 @@ func (w *walker) walk(n *fhir.Node, i int) {
 	if w.seen[i] == seenValid {
 		return
 	}
-	if hasChild(n, name) {
+	if hasChild(n, name) || !w.strict && !isChoiceJSONName(n, name) {
 		w.seen[i] = seenValid
 		return
 	}
@@ -436,6 +463,23 @@ func hasChild(n *fhir.Node, name string) bool {
 		// Backbone elements also have the children of their base type.
 		if name == "id" || name == "extension" || name == "modifierExtension" {
 			return true
+		}
+	}
+	return false
+}
+
+// isChoiceJSONName reports whether name is the JSON name of a choice
+// element of n (valueQuantity for value[x]), which FHIRPath spells value.
+func isChoiceJSONName(n *fhir.Node, name string) bool {
+	for _, k := range fhir.Children(n.Elem, n.Type) {
+		e := fhir.ElementAt(k)
+		if e.Choice && len(name) > len(e.Name) && strings.HasPrefix(name, e.Name) {
+			suffix := name[len(e.Name):]
+			for _, t := range e.Types {
+				if strings.EqualFold(t, suffix) {
+					return true
+				}
+			}
 		}
 	}
 	return false
@@ -583,12 +627,15 @@ func (n *typeOp) eval(e *env, focus Collection) (Collection, error) {
 	if err != nil {
 		return nil, err
 	}
-	return typeTest(n.op, c, n.t)
+	return typeTest(e, n.op, c, n.t)
 }
 
-func typeTest(op string, c Collection, t typeSpec) (Collection, error) {
+func typeTest(e *env, op string, c Collection, t typeSpec) (Collection, error) {
 	if len(c) == 0 {
 		return nil, nil
+	}
+	if len(c) > 1 && op == "as" && e.opts.LenientAs {
+		return ofType(c, t), nil
 	}
 	if len(c) > 1 {
 		return nil, evalErrorf("'%s' expects a single item, got %d", op, len(c))
@@ -600,6 +647,28 @@ func typeTest(op string, c Collection, t typeSpec) (Collection, error) {
 		return c, nil
 	}
 	return nil, nil
+}
+
+// ofType keeps the items of exactly type t (or a subtype, for complex
+// types and resources).
+func ofType(c Collection, t typeSpec) Collection {
+	all := true
+	for _, v := range c {
+		if !t.matches(v, true) {
+			all = false
+			break
+		}
+	}
+	if all {
+		return c
+	}
+	var out Collection
+	for _, v := range c {
+		if t.matches(v, true) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 var (

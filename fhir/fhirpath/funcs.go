@@ -3,6 +3,7 @@ package fhirpath
 import (
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/fhirseal/fhirseal/fhir"
 )
@@ -17,10 +18,10 @@ type funcDef struct {
 	typeArg  bool // the argument is a type specifier (is, as, ofType)
 }
 
-var funcs map[string]funcDef
-
-func init() {
-	funcs = map[string]funcDef{
+// funcs is the function table. It is filled on first use: the functions
+// evaluate nodes, and nodes refer to the table.
+var funcs = sync.OnceValue(func() map[string]funcDef {
+	return map[string]funcDef{
 		// Existence
 		"empty":      {0, 0, fnEmpty, false},
 		"exists":     {0, 1, fnExists, false},
@@ -125,6 +126,7 @@ func init() {
 		// FHIR additions
 		"extension":         {1, 1, fnExtension, false},
 		"hasValue":          {0, 0, fnHasValue, false},
+		"hasExtension":      {1, 1, fnHasExtension, false},
 		"getValue":          {0, 0, fnGetValue, false},
 		"resolve":           {0, 0, fnResolve, false},
 		"memberOf":          {1, 1, fnMemberOf, false},
@@ -138,7 +140,7 @@ func init() {
 		"subsumes":          {1, 1, fnNothing, false},
 		"subsumedBy":        {1, 1, fnNothing, false},
 	}
-}
+})
 
 // call is a function invocation recv.name(args), or name(args) applied to
 // the focus when recv is nil.
@@ -155,7 +157,7 @@ type call struct {
 }
 
 func newCall(name string, pos int, recv node, args []node) (node, error) {
-	def, ok := funcs[name]
+	def, ok := funcs()[name]
 	if !ok {
 		return nil, errAt(pos, "unknown function %s()", name)
 	}
@@ -223,15 +225,9 @@ func (c *call) eval(e *env, focus Collection) (Collection, error) {
 	if c.def.typeArg {
 		switch c.name {
 		case "is", "as":
-			return typeTest(c.name, in, c.t)
+			return typeTest(e, c.name, in, c.t)
 		}
-		var out Collection
-		for _, v := range in {
-			if c.t.matches(v, true) {
-				out = append(out, v)
-			}
-		}
-		return out, nil
+		return ofType(in, c.t), nil
 	}
 	out, err := c.def.impl(e, in, c.args)
 	if err != nil {
@@ -353,6 +349,9 @@ func fnSubsetOf(e *env, in Collection, args []node) (Collection, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := e.step(len(in) * len(other) / 8); err != nil {
+		return nil, err
+	}
 	for _, v := range in {
 		if !containsValue(other, v) {
 			return falseColl, nil
@@ -364,6 +363,9 @@ func fnSubsetOf(e *env, in Collection, args []node) (Collection, error) {
 func fnSupersetOf(e *env, in Collection, args []node) (Collection, error) {
 	other, err := e.arg(args[0])
 	if err != nil {
+		return nil, err
+	}
+	if err := e.step(len(in) * len(other) / 8); err != nil {
 		return nil, err
 	}
 	for _, v := range other {
@@ -455,6 +457,9 @@ func fnRepeat(e *env, in Collection, args []node) (Collection, error) {
 		err := e.iterate(queue, func(i int, item Collection) (bool, error) {
 			r, err := args[0].eval(e, item)
 			if err != nil {
+				return false, err
+			}
+			if err := e.step(len(r) * (len(out) + 1) / 8); err != nil {
 				return false, err
 			}
 			for _, v := range r {
@@ -549,6 +554,9 @@ func fnIntersect(e *env, in Collection, args []node) (Collection, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := e.step(len(in) * len(other) / 8); err != nil {
+		return nil, err
+	}
 	var out Collection
 	for _, v := range in {
 		if containsValue(other, v) && !containsValue(out, v) {
@@ -561,6 +569,9 @@ func fnIntersect(e *env, in Collection, args []node) (Collection, error) {
 func fnExclude(e *env, in Collection, args []node) (Collection, error) {
 	other, err := e.arg(args[0])
 	if err != nil {
+		return nil, err
+	}
+	if err := e.step(len(in) * len(other) / 8); err != nil {
 		return nil, err
 	}
 	var out Collection
@@ -909,4 +920,14 @@ func fnConformsTo(e *env, in Collection, args []node) (Collection, error) {
 		return nil, nil
 	}
 	return boolColl(valueIsA(in[0], name)), nil
+}
+
+// fnHasExtension reports whether any input item has an extension with the
+// URL (an R4 search parameter uses it).
+func fnHasExtension(e *env, in Collection, args []node) (Collection, error) {
+	ext, err := fnExtension(e, in, args)
+	if err != nil {
+		return nil, err
+	}
+	return boolColl(len(ext) > 0), nil
 }

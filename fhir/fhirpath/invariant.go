@@ -51,6 +51,7 @@ func CheckInvariantsWith(root *fhir.Node, opts *Options) []fhir.Issue {
 	if opts != nil {
 		c.opts = *opts
 	}
+	c.opts.LenientAs = true
 	c.walk(root, root.Type, nil, root, root)
 	return c.issues
 }

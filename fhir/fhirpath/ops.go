@@ -9,6 +9,9 @@ import (
 	"github.com/fhirseal/fhirseal/fhir"
 )
 
+// maxString bounds the strings that operators and functions build.
+const maxString = 1 << 20
+
 // binary is a binary operator.
 type binary struct {
 	op   string
@@ -509,6 +512,9 @@ func concat(l, r Collection) (Collection, error) {
 		}
 		s += str
 	}
+	if len(s) > maxString {
+		return nil, limitError("a string of more than %d bytes", maxString)
+	}
 	return Collection{String(s)}, nil
 }
 
@@ -536,6 +542,9 @@ func arith(e *env, op string, l, r Collection) (Collection, error) {
 	}
 	if d, ok := v.(Decimal); ok && d.tooBig() {
 		return nil, limitError("a decimal of more than %d digits", maxDigits)
+	}
+	if s, ok := v.(String); ok && len(s) > maxString {
+		return nil, limitError("a string of more than %d bytes", maxString)
 	}
 	return Collection{v}, nil
 }

@@ -255,7 +255,8 @@ func (p *parser) term() (node, error) {
 			if err := p.expect(")"); err != nil {
 				return nil, err
 			}
-			return &paren{x: x}, nil
+			// Parentheses only group: the node is the inner expression.
+			return x, nil
 		case "{":
 			p.next()
 			if err := p.expect("}"); err != nil {
@@ -371,7 +372,7 @@ func Compile(expr string) (*Expr, error) {
 	if t := p.peek(); t.kind != tEOF {
 		return nil, errAt(t.pos, "unexpected %s after the expression", describe(t))
 	}
-	return &Expr{src: expr, root: optimize(root)}, nil
+	return &Expr{src: expr, root: root}, nil
 }
 
 // MustCompile is Compile for expressions known to be valid; it panics on a
@@ -396,8 +397,6 @@ func castType(n node) (string, bool) {
 		if (x.name == "as" || x.name == "ofType") && x.t.fhir && !x.t.system {
 			return x.t.name, true
 		}
-	case *paren:
-		return castType(x.x)
 	}
 	return "", false
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // A small UCUM engine: enough of the unit grammar (prefixes, products,
@@ -97,7 +98,10 @@ var calendarUCUM = map[string]string{
 	"second": "s", "seconds": "s", "millisecond": "ms", "milliseconds": "ms",
 }
 
-var unitCache sync.Map // string -> unitDef or nil
+var (
+	unitCache sync.Map // string -> unitDef or nil
+	unitCount atomic.Int64
+)
 
 func rat(s string) *big.Rat {
 	r, ok := new(big.Rat).SetString(s)
@@ -128,10 +132,12 @@ func lookupUnit(u string) (unitDef, bool) {
 	} else if len(u) <= 64 {
 		def, ok = parseUnit(u)
 	}
-	if ok {
-		unitCache.Store(u, def)
-	} else {
-		unitCache.Store(u, nil)
+	if unitCount.Add(1) <= maxCached {
+		if ok {
+			unitCache.Store(u, def)
+		} else {
+			unitCache.Store(u, nil)
+		}
 	}
 	return def, ok
 }
@@ -308,11 +314,9 @@ func compareQuantities(a, b Quantity) (cmp int, ok bool) {
 	if !ok1 || !ok2 || da.dim != db.dim {
 		return 0, false
 	}
-	if (da.cal != "") != (db.cal != "") && (da.cal != "" || db.cal != "") {
+	if (da.cal != "") != (db.cal != "") {
 		// A calendar year or month against a definite duration.
-		if isYearOrMonth(da, db) {
-			return 0, false
-		}
+		return 0, false
 	}
 	if da.cal != "" && db.cal != "" {
 		// Calendar years and months: 1 year = 12 months.
@@ -321,10 +325,6 @@ func compareQuantities(a, b Quantity) (cmp int, ok bool) {
 	}
 	c, _ := convertQuantity(b, a.Unit)
 	return a.Value.Cmp(c.Value), true
-}
-
-func isYearOrMonth(a, b unitDef) bool {
-	return a.cal != "" || b.cal != ""
 }
 
 func monthsOf(q Quantity, d unitDef) Decimal {

@@ -29,8 +29,13 @@ func TestCompileSpecExpressions(t *testing.T) {
 		}
 	}
 	seen := map[int32]bool{}
+	visited := map[*fhir.Element]bool{}
 	var walk func(e *fhir.Element, depth int)
 	walk = func(e *fhir.Element, depth int) {
+		if visited[e] {
+			return
+		}
+		visited[e] = true
 		for _, k := range e.Constraints {
 			if !seen[k] {
 				seen[k] = true

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -136,13 +137,20 @@ func fnReplace(e *env, in Collection, args []node) (Collection, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	if len(s)+len(rep)*(len(s)+1) > 1<<24 {
+	if len(s)+len(rep)*(len(s)+1) > maxString {
 		return nil, limitError("replace() result too large")
 	}
 	return Collection{String(strings.ReplaceAll(s, pat, rep))}, nil
 }
 
-var regexCache sync.Map // pattern -> *regexp.Regexp
+var (
+	regexCache sync.Map // pattern -> *regexp.Regexp
+	regexCount atomic.Int64
+)
+
+// maxCached bounds the entries of the regular expression and unit caches,
+// which expressions from untrusted callers could otherwise grow.
+const maxCached = 4096
 
 // compileRegex compiles a FHIRPath regular expression (the Go RE2 syntax
 // covers the PCRE subset used in practice; "." matches newlines, as in
@@ -158,7 +166,9 @@ func compileRegex(pat string) (*regexp.Regexp, error) {
 	if err != nil {
 		return nil, evalErrorf("invalid regular expression %q: %v", pat, err)
 	}
-	regexCache.Store(pat, re)
+	if regexCount.Add(1) <= maxCached {
+		regexCache.Store(pat, re)
+	}
 	return re, nil
 }
 
@@ -204,7 +214,11 @@ func fnReplaceMatches(e *env, in Collection, args []node) (Collection, error) {
 		return nil, err
 	}
 	// $1 style group references are the same in Go; ${name} too.
-	return Collection{String(re.ReplaceAllString(s, rep))}, nil
+	r := re.ReplaceAllString(s, rep)
+	if len(r) > maxString {
+		return nil, limitError("a string of more than %d bytes", maxString)
+	}
+	return Collection{String(r)}, nil
 }
 
 func fnLength(e *env, in Collection, args []node) (Collection, error) {
@@ -263,7 +277,14 @@ func fnJoin(e *env, in Collection, args []node) (Collection, error) {
 		}
 		parts = append(parts, s)
 	}
-	return Collection{String(strings.Join(parts, sep))}, nil
+	if n := len(sep) * len(parts); n > maxString {
+		return nil, limitError("a string of more than %d bytes", maxString)
+	}
+	r := strings.Join(parts, sep)
+	if len(r) > maxString {
+		return nil, limitError("a string of more than %d bytes", maxString)
+	}
+	return Collection{String(r)}, nil
 }
 
 func fnEncode(e *env, in Collection, args []node) (Collection, error) {

@@ -34,6 +34,7 @@ type String string
 // FHIR primitive.
 type Element struct{ Node *fhir.Node }
 
+// TypeName implements Value.
 func (Boolean) TypeName() string  { return "System.Boolean" }
 func (Integer) TypeName() string  { return "System.Integer" }
 func (String) TypeName() string   { return "System.String" }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/fhirseal/fhirseal/fhir"
+	"github.com/fhirseal/fhirseal/fhir/search"
 	"github.com/fhirseal/fhirseal/store"
 )
 
@@ -191,21 +193,7 @@ func (s *Server) parseSearch(types []string, v url.Values, strict bool) (*search
 			continue
 		}
 		base, _, _ := strings.Cut(name, ":")
-		switch base {
-		case "_id":
-			if base != name {
-				sr.ignored = append(sr.ignored, name)
-				continue
-			}
-			for _, val := range vals {
-				f := store.Filter{Kind: store.FilterID}
-				for _, id := range strings.Split(val, ",") {
-					f.Values = append(f.Values, store.FilterValue{Value: id})
-				}
-				sr.query.Filters = append(sr.query.Filters, f)
-				sr.applied.Add(name, val)
-			}
-		case "_type":
+		if base == "_type" {
 			if len(types) > 0 && types[0] != "" {
 				sr.ignored = append(sr.ignored, name)
 				continue
@@ -221,8 +209,26 @@ func (s *Server) parseSearch(types []string, v url.Values, strict bool) (*search
 				sr.applied.Add(name, val)
 			}
 			sr.query.Types = ts
-		default:
-			sr.ignored = append(sr.ignored, name)
+			continue
+		}
+		typ := ""
+		if len(types) == 1 {
+			typ = types[0]
+		}
+		if typ == "" {
+			typ = "Resource" // system search: only the common parameters
+		}
+		for _, val := range vals {
+			c, err := search.Parse(typ, name, val)
+			switch {
+			case err == nil:
+				sr.query.Criteria = append(sr.query.Criteria, c)
+				sr.applied.Add(name, val)
+			case errors.Is(err, search.ErrUnknownParam) || errors.Is(err, search.ErrUnsupported):
+				sr.ignored = append(sr.ignored, name)
+			default:
+				return nil, badRequest("search parameter %s: %v", name, err)
+			}
 		}
 	}
 	if len(sr.query.Types) == 1 && sr.query.Types[0] == "" {
@@ -256,7 +262,7 @@ func (s *Server) conditionQuery(typ, raw string) (*store.Query, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(sr.query.Filters) == 0 {
+	if len(sr.query.Criteria) == 0 {
 		return nil, badRequest("the condition has no search parameters")
 	}
 	sr.query.Count = 2

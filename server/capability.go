@@ -6,6 +6,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/fhirseal/fhirseal/fhir"
+	"github.com/fhirseal/fhirseal/fhir/search"
 )
 
 // capabilityStatement describes what this server really does: the
@@ -29,7 +30,20 @@ func (s *Server) capabilityStatement() []byte {
 		} else {
 			b = append(b, "true"...)
 		}
-		b = append(b, `,"conditionalCreate":true,"conditionalUpdate":true,"conditionalDelete":"single","searchParam":[{"name":"_id","type":"token"}],"operation":[{"name":"validate","definition":"http://hl7.org/fhir/OperationDefinition/Resource-validate"}]}`...)
+		b = append(b, `,"conditionalCreate":true,"conditionalUpdate":true,"conditionalDelete":"single","searchParam":[{"name":"_id","type":"token"}`...)
+		for _, p := range fhir.SearchParamsFor(t) {
+			if search.KindOf(p.Type) == 0 {
+				continue
+			}
+			b = append(b, `,{"name":`...)
+			b, _ = jsontext.AppendQuote(b, p.Name)
+			b = append(b, `,"definition":`...)
+			b, _ = jsontext.AppendQuote(b, p.URL)
+			b = append(b, `,"type":`...)
+			b, _ = jsontext.AppendQuote(b, p.Type)
+			b = append(b, '}')
+		}
+		b = append(b, `],"operation":[{"name":"validate","definition":"http://hl7.org/fhir/OperationDefinition/Resource-validate"}]}`...)
 	}
 	b = append(b, `],"interaction":[{"code":"transaction"},{"code":"batch"},{"code":"history-system"},{"code":"search-system"}],"searchParam":[{"name":"_id","type":"token"},{"name":"_type","type":"token"}]}]}`...)
 	return b

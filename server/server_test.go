@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fhirseal/fhirseal/auth"
+	"github.com/fhirseal/fhirseal/fhir/search"
 	"github.com/fhirseal/fhirseal/server"
 	"github.com/fhirseal/fhirseal/store/sqlite"
 )
@@ -33,7 +34,7 @@ func newServer(t *testing.T) *testServer {
 func newServerWith(t *testing.T, edit func(*server.Config)) *testServer {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := sqlite.Open(filepath.Join(dir, "db"), sqlite.Options{})
+	st, err := sqlite.Open(filepath.Join(dir, "db"), sqlite.Options{Indexer: search.Extract})
 	if err != nil {
 		t.Fatal(err)
 	}

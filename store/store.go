@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/fhirseal/fhirseal/fhir"
+	"github.com/fhirseal/fhirseal/fhir/search"
 )
 
 // Op is the kind of write that produced a version.
@@ -101,39 +102,14 @@ type HistoryQuery struct {
 // query language; the access decision arrives here as part of it, so counts
 // and paging only ever see what the caller may see.
 type Query struct {
-	Types   []string // resource types searched; empty means all
-	Filters []Filter // ANDed
-	Count   int
-	Offset  int
-	Total   bool // compute the total number of matches
+	Types    []string            // resource types searched; empty means all
+	Criteria []*search.Criterion // ANDed
+	Count    int
+	Offset   int
+	Total    bool // compute the total number of matches
 	// AsOf pins paging to the state at a ledger index, so later writes do
 	// not shift pages (0: current state).
 	AsOf int64
-}
-
-// Filter restricts matches. Values are ORed.
-type Filter struct {
-	Kind   FilterKind
-	Param  string // search parameter code (for index filters)
-	Values []FilterValue
-	Not    bool
-}
-
-// FilterKind says which index a filter reads.
-type FilterKind uint8
-
-const (
-	FilterID        FilterKind = iota + 1 // logical id
-	FilterToken                           // token index: system|code
-	FilterReference                       // reference index: type/id
-	FilterString                          // string index: normalised prefix
-)
-
-// FilterValue is one alternative of a filter.
-type FilterValue struct {
-	System, Code string // token
-	Value        string // id, string prefix, or reference "Type/id"
-	AnySystem    bool   // token without a system part
 }
 
 // Page is one page of search matches.
@@ -143,15 +119,6 @@ type Page struct {
 	More    bool
 }
 
-// IndexEntry is one search index row of a resource version.
-type IndexEntry struct {
-	Param  string
-	Kind   FilterKind
-	System string // token system
-	Code   string // token code
-	Value  string // string (normalised), or reference "Type/id"
-}
-
-// Indexer extracts the index rows of a resource. The store calls it inside
-// the write transaction, so index rows commit with the version.
-type Indexer func(res *fhir.Node) []IndexEntry
+// Indexer extracts the search index entries of a resource. The store calls
+// it inside the write transaction, so index rows commit with the version.
+type Indexer func(res *fhir.Node) []search.Entry

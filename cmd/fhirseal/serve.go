@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fhirseal/fhirseal/auth"
+	"github.com/fhirseal/fhirseal/fhir/search"
 	"github.com/fhirseal/fhirseal/ledger"
 	"github.com/fhirseal/fhirseal/server"
 	"github.com/fhirseal/fhirseal/store/sqlite"
@@ -126,7 +127,7 @@ func run(cfg serveConfig, log *slog.Logger) error {
 		return err
 	}
 	st, err := sqlite.Open(filepath.Join(cfg.Data, "fhirseal.db"), sqlite.Options{
-		LedgerKey: key, CheckpointEvery: cfg.CheckpointEvery, Logger: log,
+		Indexer: search.Extract, LedgerKey: key, CheckpointEvery: cfg.CheckpointEvery, Logger: log,
 	})
 	if err != nil {
 		return err

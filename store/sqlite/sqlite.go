@@ -24,6 +24,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/fhirseal/fhirseal/fhir"
+	"github.com/fhirseal/fhirseal/fhir/search"
 	"github.com/fhirseal/fhirseal/ledger"
 	"github.com/fhirseal/fhirseal/store"
 )
@@ -96,7 +97,7 @@ CREATE TABLE IF NOT EXISTS resource_current (
 CREATE INDEX IF NOT EXISTS resource_current_seq ON resource_current (rtype, ledger_index);
 CREATE TABLE IF NOT EXISTS idx_token (
 	rtype TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
-	system TEXT NOT NULL, code TEXT NOT NULL
+	system TEXT NOT NULL, code TEXT NOT NULL, text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_token_code ON idx_token (rtype, param, code, system);
 CREATE INDEX IF NOT EXISTS idx_token_res ON idx_token (rtype, id);
@@ -106,10 +107,32 @@ CREATE TABLE IF NOT EXISTS idx_string (
 CREATE INDEX IF NOT EXISTS idx_string_value ON idx_string (rtype, param, value);
 CREATE INDEX IF NOT EXISTS idx_string_res ON idx_string (rtype, id);
 CREATE TABLE IF NOT EXISTS idx_reference (
-	rtype TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, target TEXT NOT NULL
+	rtype TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, target TEXT NOT NULL, target_id TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_reference_target ON idx_reference (rtype, param, target);
+CREATE INDEX IF NOT EXISTS idx_reference_tid ON idx_reference (rtype, param, target_id);
 CREATE INDEX IF NOT EXISTS idx_reference_res ON idx_reference (rtype, id);
+CREATE TABLE IF NOT EXISTS idx_uri (
+	rtype TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_uri_value ON idx_uri (rtype, param, value);
+CREATE INDEX IF NOT EXISTS idx_uri_res ON idx_uri (rtype, id);
+CREATE TABLE IF NOT EXISTS idx_date (
+	rtype TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_date_lo ON idx_date (rtype, param, lo);
+CREATE INDEX IF NOT EXISTS idx_date_res ON idx_date (rtype, id);
+CREATE TABLE IF NOT EXISTS idx_number (
+	rtype TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, num REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_number_num ON idx_number (rtype, param, num);
+CREATE INDEX IF NOT EXISTS idx_number_res ON idx_number (rtype, id);
+CREATE TABLE IF NOT EXISTS idx_quantity (
+	rtype TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, system TEXT NOT NULL, code TEXT NOT NULL,
+	num REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_quantity_num ON idx_quantity (rtype, param, code, num);
+CREATE INDEX IF NOT EXISTS idx_quantity_res ON idx_quantity (rtype, id);
 CREATE TABLE IF NOT EXISTS ledger_leaf (idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger_node (
 	level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
@@ -443,8 +466,10 @@ func (t *txn) insert(v *store.Version, prev int64) error {
 	return nil
 }
 
+var indexTables = []string{"idx_token", "idx_string", "idx_reference", "idx_uri", "idx_date", "idx_number", "idx_quantity"}
+
 func (t *txn) unindex(typ, id string) error {
-	for _, table := range []string{"idx_token", "idx_string", "idx_reference"} {
+	for _, table := range indexTables {
 		if _, err := t.tx.Exec(`DELETE FROM `+table+` WHERE rtype = ? AND id = ?`, typ, id); err != nil {
 			return fmt.Errorf("sqlite: clear index: %w", err)
 		}
@@ -462,12 +487,24 @@ func (t *txn) index(res *fhir.Node, typ, id string) error {
 	for _, e := range t.s.opts.Indexer(res) {
 		var err error
 		switch e.Kind {
-		case store.FilterToken:
-			_, err = t.tx.Exec(`INSERT INTO idx_token (rtype, id, param, system, code) VALUES (?, ?, ?, ?, ?)`, typ, id, e.Param, e.System, e.Code)
-		case store.FilterString:
+		case search.Token:
+			_, err = t.tx.Exec(`INSERT INTO idx_token (rtype, id, param, system, code, text) VALUES (?, ?, ?, ?, ?, ?)`, typ, id, e.Param, e.System, e.Code, e.Value)
+		case search.String:
 			_, err = t.tx.Exec(`INSERT INTO idx_string (rtype, id, param, value) VALUES (?, ?, ?, ?)`, typ, id, e.Param, e.Value)
-		case store.FilterReference:
-			_, err = t.tx.Exec(`INSERT INTO idx_reference (rtype, id, param, target) VALUES (?, ?, ?, ?)`, typ, id, e.Param, e.Value)
+		case search.Reference:
+			tid := e.Value
+			if i := strings.LastIndexByte(tid, '/'); i >= 0 {
+				tid = tid[i+1:]
+			}
+			_, err = t.tx.Exec(`INSERT INTO idx_reference (rtype, id, param, target, target_id) VALUES (?, ?, ?, ?, ?)`, typ, id, e.Param, e.Value, tid)
+		case search.URI:
+			_, err = t.tx.Exec(`INSERT INTO idx_uri (rtype, id, param, value) VALUES (?, ?, ?, ?)`, typ, id, e.Param, e.Value)
+		case search.Date:
+			_, err = t.tx.Exec(`INSERT INTO idx_date (rtype, id, param, lo, hi) VALUES (?, ?, ?, ?, ?)`, typ, id, e.Param, e.Low, e.High)
+		case search.Number:
+			_, err = t.tx.Exec(`INSERT INTO idx_number (rtype, id, param, num, lo, hi) VALUES (?, ?, ?, ?, ?, ?)`, typ, id, e.Param, (e.LowNum+e.HighNum)/2, e.LowNum, e.HighNum)
+		case search.Quantity:
+			_, err = t.tx.Exec(`INSERT INTO idx_quantity (rtype, id, param, system, code, num, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, typ, id, e.Param, e.System, e.Code, (e.LowNum+e.HighNum)/2, e.LowNum, e.HighNum)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: insert index row: %w", err)
@@ -476,7 +513,7 @@ func (t *txn) index(res *fhir.Node, typ, id string) error {
 	return nil
 }
 
-func (t *txn) Search(q *store.Query) (*store.Page, error) { return search(t.tx, q) }
+func (t *txn) Search(q *store.Query) (*store.Page, error) { return runSearch(t.tx, q) }
 
 // Read implements store.Store.
 func (s *Store) Read(ctx context.Context, typ, id string) (*store.Version, error) {
@@ -568,11 +605,11 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) ([]store.Vers
 
 // Search implements store.Store.
 func (s *Store) Search(ctx context.Context, q *store.Query) (*store.Page, error) {
-	return search(readConn{ctx, s.r}, q)
+	return runSearch(readConn{ctx, s.r}, q)
 }
 
-// search compiles a query into SQL over the current versions.
-func search(db queryer, q *store.Query) (*store.Page, error) {
+// runSearch compiles a query into SQL over the current versions.
+func runSearch(db queryer, q *store.Query) (*store.Page, error) {
 	var where []string
 	var args []any
 	where = append(where, "c.deleted = 0")
@@ -586,40 +623,13 @@ func search(db queryer, q *store.Query) (*store.Page, error) {
 		where = append(where, "c.ledger_index < ?")
 		args = append(args, q.AsOf)
 	}
-	for _, f := range q.Filters {
-		var alts []string
-		for _, v := range f.Values {
-			switch f.Kind {
-			case store.FilterID:
-				alts = append(alts, "c.id = ?")
-				args = append(args, v.Value)
-			case store.FilterToken:
-				if v.AnySystem {
-					alts = append(alts, "EXISTS (SELECT 1 FROM idx_token x WHERE x.rtype = c.rtype AND x.id = c.id AND x.param = ? AND x.code = ?)")
-					args = append(args, f.Param, v.Code)
-				} else if v.Code == "" {
-					alts = append(alts, "EXISTS (SELECT 1 FROM idx_token x WHERE x.rtype = c.rtype AND x.id = c.id AND x.param = ? AND x.system = ?)")
-					args = append(args, f.Param, v.System)
-				} else {
-					alts = append(alts, "EXISTS (SELECT 1 FROM idx_token x WHERE x.rtype = c.rtype AND x.id = c.id AND x.param = ? AND x.code = ? AND x.system = ?)")
-					args = append(args, f.Param, v.Code, v.System)
-				}
-			case store.FilterString:
-				alts = append(alts, "EXISTS (SELECT 1 FROM idx_string x WHERE x.rtype = c.rtype AND x.id = c.id AND x.param = ? AND x.value >= ? AND x.value < ?)")
-				args = append(args, f.Param, v.Value, v.Value+"\U0010FFFF")
-			case store.FilterReference:
-				alts = append(alts, "EXISTS (SELECT 1 FROM idx_reference x WHERE x.rtype = c.rtype AND x.id = c.id AND x.param = ? AND x.target = ?)")
-				args = append(args, f.Param, v.Value)
-			}
-		}
-		if len(alts) == 0 {
-			continue
-		}
-		cond := "(" + strings.Join(alts, " OR ") + ")"
-		if f.Not {
-			cond = "NOT " + cond
+	for _, c := range q.Criteria {
+		cond, cargs, err := criterionSQL(c)
+		if err != nil {
+			return nil, err
 		}
 		where = append(where, cond)
+		args = append(args, cargs...)
 	}
 	base := " FROM resource_current c WHERE " + strings.Join(where, " AND ")
 	page := &store.Page{Total: -1}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/fhirseal/fhirseal/fhir"
+	"github.com/fhirseal/fhirseal/fhir/search"
 	"github.com/fhirseal/fhirseal/store"
 )
 
@@ -283,8 +284,11 @@ func testSearchID(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
-	p, err := s.Search(ctx, &store.Query{Types: []string{"Patient"}, Total: true, Count: 10,
-		Filters: []store.Filter{{Kind: store.FilterID, Values: []store.FilterValue{{Value: "s0"}, {Value: "s2"}}}}})
+	c, err := search.Parse("Patient", "_id", "s0,s2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Search(ctx, &store.Query{Types: []string{"Patient"}, Total: true, Count: 10, Criteria: []*search.Criterion{c}})
 	if err != nil {
 		t.Fatal(err)
 	}

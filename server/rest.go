@@ -13,6 +13,7 @@ import (
 
 	"github.com/fhirseal/fhirseal/auth"
 	"github.com/fhirseal/fhirseal/fhir"
+	"github.com/fhirseal/fhirseal/fhir/fhirpath"
 	"github.com/fhirseal/fhirseal/store"
 )
 
@@ -108,6 +109,12 @@ func (s *Server) parseResource(body []byte, want string) (*fhir.Node, error) {
 	}
 	if want != "" && n.Type != want {
 		return nil, badRequest("the body is a %s, but the URL names %s", n.Type, want)
+	}
+	// Invariants: a well-formed resource that breaks a constraint is
+	// unprocessable (422).
+	out.Issues = append(out.Issues, fhirpath.CheckInvariants(n)...)
+	if out.HasErrors() {
+		return nil, fhir.Unprocessable(out)
 	}
 	return n, nil
 }
@@ -554,6 +561,9 @@ func (s *Server) validate(typ string, instance bool) handlerFunc {
 		}
 		if n != nil && n.Type != typ {
 			out.Add(fhir.Error, "invalid", "", "the resource is a %s, not a %s", n.Type, typ)
+		}
+		if n != nil && !out.HasErrors() {
+			out.Issues = append(out.Issues, fhirpath.CheckInvariants(n)...)
 		}
 		if n != nil && instance && n.ID() != r.PathValue("id") {
 			out.Add(fhir.Error, "invalid", n.Type+".id", "the resource id does not match the URL")

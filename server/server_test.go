@@ -361,3 +361,13 @@ func TestTokensAndScopes(t *testing.T) {
 		})
 	}
 }
+
+func TestInvariantViolationIsUnprocessable(t *testing.T) {
+	ts := newServer(t)
+	// per-1: a period's start must not be after its end.
+	r := do(t, ts, "POST", "/fhir/Encounter", `{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},"period":{"start":"2024-02-01","end":"2024-01-01"}}`)
+	want(t, r, 422, "invariant violation")
+	if !strings.Contains(r.raw, "per-1") {
+		t.Errorf("outcome does not name the invariant: %s", r.raw)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/fhirseal/fhirseal/fhir"
+	"github.com/fhirseal/fhirseal/fhir/fhirpath"
 )
 
 // validate checks each file offline and prints one OperationOutcome per
@@ -22,7 +23,11 @@ func validate(files []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			out.Add(fhir.Fatal, "not-found", "", "cannot read %s: %v", f, err)
 		} else {
-			_, out = fhir.Parse(data, fhir.Limits{})
+			var n *fhir.Node
+			n, out = fhir.Parse(data, fhir.Limits{})
+			if n != nil && !out.HasErrors() {
+				out.Issues = append(out.Issues, fhirpath.CheckInvariants(n)...)
+			}
 		}
 		if out.HasErrors() {
 			code = 1

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fhirseal/fhirseal/auth"
 	"github.com/fhirseal/fhirseal/ledger"
 	"github.com/fhirseal/fhirseal/server"
 	"github.com/fhirseal/fhirseal/store/sqlite"
@@ -90,5 +91,26 @@ func TestLedgerProofVerifiesOffline(t *testing.T) {
 		if _, err := vp.Verify(key.Verifier); err == nil {
 			t.Errorf("version %d: proof verified an altered body", vid)
 		}
+	}
+}
+
+func TestEraseCompartment(t *testing.T) {
+	ts := newServer(t)
+	want(t, do(t, ts, "PUT", "/fhir/Patient/e1", `{"resourceType":"Patient","id":"e1","name":[{"family":"Erasable"}]}`), 201, "patient")
+	want(t, do(t, ts, "PUT", "/fhir/Observation/eo", `{"resourceType":"Observation","id":"eo","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/e1"}}`), 201, "observation")
+	want(t, do(t, ts, "PUT", "/fhir/Observation/other", `{"resourceType":"Observation","id":"other","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/zz"}}`), 201, "other observation")
+	reader := ts.mint(t, auth.MintRequest{Subject: "app", Scope: "system/*.cruds"})
+	want(t, do(t, ts, "POST", "/fhir/Patient/e1/$erase?scope=compartment", "", "Authorization", "Bearer "+reader), 403, "erase without admin")
+	r := do(t, ts, "POST", "/fhir/Patient/e1/$erase?scope=compartment", "")
+	want(t, r, 200, "erase")
+	if !strings.Contains(r.raw, "erased 2 versions") {
+		t.Errorf("erase outcome = %s", r.raw)
+	}
+	want(t, do(t, ts, "GET", "/fhir/Patient/e1", ""), 410, "read erased patient")
+	want(t, do(t, ts, "GET", "/fhir/Observation/eo/_history/1", ""), 410, "vread erased observation")
+	want(t, do(t, ts, "GET", "/fhir/Observation/other", ""), 200, "another patient's data stays")
+	r = do(t, ts, "GET", "/fhir/Observation?subject=Patient/e1", "")
+	if _, ok := r.body["entry"]; ok {
+		t.Errorf("erased data still found by search: %s", r.raw)
 	}
 }

@@ -41,6 +41,7 @@ func (s *Server) routes() {
 		s.route("POST", "/fhir/"+t+"/_search", "search-post-"+t, "Search "+t+" resources (form body)", t, auth.InteractionSearch, s.searchHandler(t))
 		s.route("GET", "/fhir/"+t+"/_history", "history-type-"+t, "History of all "+t+" resources", t, auth.InteractionHistoryType, s.historyHandler(t, false))
 		s.route("GET", "/fhir/"+t+"/{id}/_history", "history-instance-"+t, "History of a "+t, t, auth.InteractionHistoryInstance, s.historyHandler(t, true))
+		s.route("POST", "/fhir/"+t+"/{id}/$erase", "erase-"+t, "Lawfully erase a "+t+" (administrators; ?scope=compartment on Patient)", t, auth.InteractionDelete, s.erase(t))
 		s.route("POST", "/fhir/"+t+"/$validate", "validate-"+t, "Validate a "+t, t, system, s.validate(t, false))
 		s.route("POST", "/fhir/"+t+"/{id}/$validate", "validate-instance-"+t, "Validate a "+t+" for update", t, system, s.validate(t, true))
 	}

@@ -83,6 +83,20 @@ type Tx interface {
 	// Search runs a query against the state inside the transaction (used
 	// by conditional interactions and transaction bundles).
 	Search(q *Query) (*Page, error)
+	// Erase lawfully erases every version of the listed resources: their
+	// bodies, keys and index rows are removed, their metadata rows stay,
+	// and one erase leaf naming target (the resource, or the Patient whose
+	// compartment is erased) commits to the erased leaf indices. Resources
+	// with nothing left to erase are skipped; fhir.ErrNotFound when none had
+	// anything.
+	Erase(target fhir.Ref, resources []fhir.Ref) (*Erasure, error)
+}
+
+// Erasure is the result of Tx.Erase.
+type Erasure struct {
+	LedgerIndex int64 // index of the erase leaf
+	Versions    int   // versions erased
+	LastUpdated string
 }
 
 // HistoryQuery selects versions for the history interactions. Type and ID

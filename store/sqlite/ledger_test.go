@@ -3,7 +3,9 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -105,6 +107,14 @@ func TestTamperDetected(t *testing.T) {
 		{"deleted node", []string{`DELETE FROM ledger_node WHERE level = 1 AND idx = 0`}, "missing-node"},
 		{"truncated tail", []string{`DELETE FROM ledger_leaf WHERE idx >= (SELECT max(idx) FROM ledger_leaf)`}, "truncated"},
 		{"erased without erase leaf", []string{`UPDATE resource_version SET body = NULL, ledger_key = NULL WHERE ledger_index = 2`}, "unlogged-erasure"},
+		{"swapped bodies", []string{
+			`UPDATE resource_version SET body = (SELECT body FROM resource_version WHERE ledger_index = 2) WHERE ledger_index = 1`,
+		}, "body-mismatch"},
+		{"inserted version", []string{
+			`INSERT INTO resource_version (rtype, id, vid, last_updated, op, body, ledger_index, ledger_key, prev_index)
+			 VALUES ('Patient', 'intruder', 1, '2030-01-01T00:00:00.000Z', 'create', '{}', 9999, zeroblob(32), -1)`,
+		}, ""},
+		{"edited metadata", []string{`UPDATE resource_version SET last_updated = '1999-01-01T00:00:00.000Z' WHERE ledger_index = 4`}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -135,9 +145,10 @@ func TestTamperDetected(t *testing.T) {
 			if rep.OK() {
 				t.Fatalf("Verify passed a tampered store (%s)", c.name)
 			}
-			if rep.Counts[c.want] == 0 {
+			if c.want != "" && rep.Counts[c.want] == 0 {
 				t.Errorf("Verify found %v, want a %s finding", rep.Counts, c.want)
 			}
+			t.Logf("%s: %v", c.name, rep.Counts)
 		})
 	}
 }
@@ -181,4 +192,100 @@ func TestRefusesBrokenHead(t *testing.T) {
 		s.Close()
 		t.Fatal("Open accepted a ledger whose nodes disagree with its head")
 	}
+}
+
+// TestLawfulErasure erases a resource and a compartment-like set, and
+// checks that the bodies are gone, reads answer deleted, and the audit
+// passes because an erase leaf records each erasure.
+func TestLawfulErasure(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fhirseal.db")
+	s, key := openWithKey(t, path)
+	writeSome(t, s, 30)
+	var er *store.Erasure
+	err := s.Update(ctx, func(tx store.Tx) error {
+		var err error
+		er, err = tx.Erase(fhir.Ref{Type: "Patient", ID: "p1"}, []fhir.Ref{{Type: "Patient", ID: "p1"}, {Type: "Patient", ID: "p2"}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if er.Versions == 0 {
+		t.Fatal("nothing erased")
+	}
+	if _, err := s.Read(ctx, "Patient", "p1"); !errors.Is(err, fhir.ErrDeleted) {
+		t.Errorf("Read(erased) = %v, want ErrDeleted", err)
+	}
+	if v, err := s.VRead(ctx, "Patient", "p2", 1); !errors.Is(err, fhir.ErrDeleted) || (v != nil && v.Body != nil) {
+		t.Errorf("VRead(erased) = %v, %v; want no body and ErrDeleted", v, err)
+	}
+	// Erasing again finds nothing left.
+	err = s.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.Erase(fhir.Ref{Type: "Patient", ID: "p1"}, []fhir.Ref{{Type: "Patient", ID: "p1"}})
+		return err
+	})
+	if !errors.Is(err, fhir.ErrNotFound) {
+		t.Errorf("second Erase = %v, want ErrNotFound", err)
+	}
+	writeSome(t, s, 5)
+	s.Close()
+	rep, err := sqlite.Verify(ctx, path, key.Verifier, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Erased == 0 {
+		t.Fatalf("Verify after a lawful erasure = %+v", rep)
+	}
+}
+
+// TestRollbackDetected restores an older copy of the whole data file, as
+// an operator (or attacker) rolling the store back would. Only a checkpoint
+// kept outside the store can reveal it: Verify with that checkpoint fails.
+func TestRollbackDetected(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "fhirseal.db")
+	s, key := openWithKey(t, path)
+	writeSome(t, s, 10)
+	s.Close()
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ = openWithKey(t, path)
+	writeSome(t, s, 10)
+	s.Close()
+	trusted, err := latestCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path + "-wal")
+	os.Remove(path + "-shm")
+	rep, err := sqlite.Verify(ctx, path, key.Verifier, nil)
+	if err != nil || !rep.OK() {
+		t.Fatalf("the older copy alone should verify: %+v, %v", rep, err)
+	}
+	rep, err = sqlite.Verify(ctx, path, key.Verifier, trusted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() {
+		t.Fatal("Verify with a newer trusted checkpoint passed a rolled-back store")
+	}
+	t.Logf("rollback: %v", rep.Counts)
+}
+
+func latestCheckpoint(path string) ([]byte, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var note []byte
+	err = db.QueryRow(`SELECT note FROM ledger_checkpoint ORDER BY size DESC LIMIT 1`).Scan(&note)
+	return note, err
 }

@@ -140,6 +140,13 @@ CREATE TABLE IF NOT EXISTS ledger_node (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ledger_head (one INTEGER PRIMARY KEY CHECK (one = 1), head BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger_checkpoint (size INTEGER PRIMARY KEY, note BLOB NOT NULL);
+-- An erasure's record (the erased index list and its key) is never erased.
+CREATE TABLE IF NOT EXISTS ledger_erasure (
+	ledger_index INTEGER PRIMARY KEY, rtype TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL,
+	last_updated TEXT NOT NULL, prev_index INTEGER NOT NULL, body BLOB NOT NULL, ledger_key BLOB NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS ledger_erasure_no_update BEFORE UPDATE ON ledger_erasure BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_erasure_no_delete BEFORE DELETE ON ledger_erasure BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only'); END;
 -- The ledger is append-only: the database itself refuses edits and deletions.
 CREATE TRIGGER IF NOT EXISTS ledger_leaf_no_update BEFORE UPDATE ON ledger_leaf BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS ledger_leaf_no_delete BEFORE DELETE ON ledger_leaf BEGIN SELECT RAISE(ABORT, 'ledger rows are append-only'); END;
@@ -359,7 +366,8 @@ func readCurrent(q queryer, typ, id string) (*store.Version, error) {
 		return nil, err
 	}
 	v.Op = store.Op(op)
-	if v.Deleted() {
+	if v.Deleted() || v.Body == nil {
+		// A tombstone, or an erased version.
 		return v, fhir.ErrDeleted
 	}
 	return v, nil
@@ -515,6 +523,66 @@ func (t *txn) index(res *fhir.Node, typ, id string) error {
 
 func (t *txn) Search(q *store.Query) (*store.Page, error) { return runSearch(t.tx, q) }
 
+func (t *txn) Erase(target fhir.Ref, resources []fhir.Ref) (*store.Erasure, error) {
+	var indices []uint64
+	for _, r := range resources {
+		rows, err := t.tx.Query(`SELECT ledger_index FROM resource_version WHERE rtype = ? AND id = ? AND ledger_key IS NOT NULL`, r.Type, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		n := len(indices)
+		for rows.Next() {
+			var i int64
+			if err := rows.Scan(&i); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			indices = append(indices, uint64(i))
+		}
+		rows.Close()
+		if len(indices) == n {
+			continue
+		}
+		if _, err := t.tx.Exec(`UPDATE resource_version SET body = NULL, ledger_key = NULL WHERE rtype = ? AND id = ?`, r.Type, r.ID); err != nil {
+			return nil, fmt.Errorf("sqlite: erase: %w", err)
+		}
+		if _, err := t.tx.Exec(`UPDATE resource_current SET deleted = 1 WHERE rtype = ? AND id = ?`, r.Type, r.ID); err != nil {
+			return nil, fmt.Errorf("sqlite: erase: %w", err)
+		}
+		if err := t.unindex(r.Type, r.ID); err != nil {
+			return nil, err
+		}
+	}
+	if len(indices) == 0 {
+		return nil, fhir.ErrNotFound
+	}
+	body, err := ledger.EncodeErasure(indices)
+	if err != nil {
+		return nil, err
+	}
+	var prev sql.NullInt64
+	var seq int64
+	if err := t.tx.QueryRow(`SELECT max(ledger_index), count(*) FROM ledger_erasure WHERE rtype = ? AND id = ?`, target.Type, target.ID).Scan(&prev, &seq); err != nil {
+		return nil, err
+	}
+	e := ledger.Entry{
+		Type: target.Type, ID: target.ID, VersionID: strconv.FormatInt(seq+1, 10), LastUpdated: t.stamp(),
+		Op: ledger.OpErase, BodyHash: ledger.BodyHash(body), Prev: -1, Key: ledger.NewKey(),
+	}
+	if prev.Valid {
+		e.Prev = prev.Int64
+	}
+	idx, err := t.s.appender.Append(&e)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: ledger append: %w", err)
+	}
+	if _, err := t.tx.Exec(`INSERT INTO ledger_erasure (ledger_index, rtype, id, seq, last_updated, prev_index, body, ledger_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		int64(idx), target.Type, target.ID, seq+1, e.LastUpdated, e.Prev, body, e.Key); err != nil {
+		return nil, fmt.Errorf("sqlite: erasure record: %w", err)
+	}
+	return &store.Erasure{LedgerIndex: int64(idx), Versions: len(indices), LastUpdated: e.LastUpdated}, nil
+}
+
 // Read implements store.Store.
 func (s *Store) Read(ctx context.Context, typ, id string) (*store.Version, error) {
 	return readCurrent(readConn{ctx, s.r}, typ, id)
@@ -546,6 +614,9 @@ func (s *Store) VRead(ctx context.Context, typ, id string, vid int64) (*store.Ve
 		return nil, err
 	}
 	v.Op = store.Op(op)
+	if v.Body == nil && !v.Deleted() {
+		return v, fhir.ErrDeleted // erased
+	}
 	return v, nil
 }
 

@@ -75,7 +75,9 @@ func Verify(ctx context.Context, path string, v note.Verifier, trusted []byte) (
 		l.Index = uint64(idx)
 		return l, err
 	})
-	in.Versions = query(ctx, tx, `SELECT ledger_index, rtype, id, vid, last_updated, op, prev_index, body, ledger_key FROM resource_version ORDER BY ledger_index`,
+	in.Versions = query(ctx, tx, `SELECT ledger_index, rtype, id, vid, last_updated, op, prev_index, body, ledger_key FROM resource_version
+		UNION ALL SELECT ledger_index, rtype, id, seq, last_updated, 'erase', prev_index, body, ledger_key FROM ledger_erasure
+		ORDER BY 1`,
 		func(r *sql.Rows) (ledger.Version, error) {
 			var v ledger.Version
 			var idx, vid int64

@@ -26,8 +26,29 @@ func verify(args []string, getenv func(string) string, stdout, stderr io.Writer)
 	keyText := fs.String("key", "", "checkpoint verifier key text (default: derived from DATA/ledger.key)")
 	trustedFile := fs.String("trusted", "", "a signed checkpoint obtained elsewhere that the ledger must contain")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	remote := fs.String("remote", "", "check a running server instead: its FHIR base URL (needs --key)")
+	state := fs.String("checkpoint", "", "with --remote: file holding the last checkpoint seen; the new one must extend it")
+	version := fs.String("version", "", "with --remote: also check this version's proof, e.g. Patient/123/_history/2")
+	token := fs.String("token", envDefault(getenv, "token", ""), "with --remote and --version: bearer token")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *remote != "" {
+		if *keyText == "" {
+			fmt.Fprintln(stderr, "fhirseal verify: --remote needs --key (the log's verifier key, pinned out of band)")
+			return 2
+		}
+		v, err := note.NewVerifier(strings.TrimSpace(*keyText))
+		if err != nil {
+			fmt.Fprintf(stderr, "fhirseal verify: --key: %v\n", err)
+			return 2
+		}
+		if err := remoteCheck(*remote, v, *state, *version, *token, stdout); err != nil {
+			fmt.Fprintf(stdout, "verification FAILED: %v\n", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, "verification passed")
+		return 0
 	}
 	v, err := verifier(*data, *keyText)
 	if err != nil {

@@ -31,7 +31,7 @@ func main() {
 	dur := flag.Duration("duration", 10*time.Second, "length of one run")
 	maxReq := flag.Int("max-requests", 200000, "request bound per run")
 	clients := flag.Int("clients", 32, "concurrent clients")
-	scenarios := flag.String("scenarios", "trivial,create,read", "comma-separated: trivial, create, read")
+	scenarios := flag.String("scenarios", "trivial,create,read", "comma-separated: trivial, create, read, proof")
 	token := flag.String("token", "", "bearer token")
 	flag.Parse()
 	u, err := url.Parse(*base)
@@ -54,6 +54,11 @@ func main() {
 				mk = func(i int) *http.Request {
 					req, _ := http.NewRequest("POST", *base+"/Observation", bytes.NewReader(observation(i)))
 					req.Header.Set("Content-Type", "application/fhir+json")
+					return req
+				}
+			case "proof":
+				mk = func(i int) *http.Request {
+					req, _ := http.NewRequest("GET", *base+"/Observation/"+ids[rand.IntN(len(ids))]+"/_history/1/$ledger-proof", nil)
 					return req
 				}
 			case "read":

@@ -57,7 +57,13 @@ type Store struct {
 	closing sync.Once
 	wg      sync.WaitGroup
 
+	// ledgerOff skips leaf appends; only the package's benchmarks set it,
+	// to measure what the ledger costs.
+	ledgerOff bool
+	benchSeq  uint64
+
 	// Writer-goroutine state.
+	stmts     map[string]*sql.Stmt // prepared on the write connection
 	appender  *ledger.Appender
 	lastStamp time.Time
 
@@ -161,6 +167,26 @@ CREATE TRIGGER IF NOT EXISTS resource_version_no_update BEFORE UPDATE ON resourc
 	BEGIN SELECT RAISE(ABORT, 'versions are immutable; only erasure may clear a body and key'); END;
 `
 
+// The write path's statements, prepared once at Open.
+const (
+	qInsertVersion   = `INSERT INTO resource_version (rtype, id, vid, last_updated, op, body, ledger_index, ledger_key, prev_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertToken     = `INSERT INTO idx_token (rtype, id, param, system, code, text) VALUES (?, ?, ?, ?, ?, ?)`
+	qInsertString    = `INSERT INTO idx_string (rtype, id, param, value) VALUES (?, ?, ?, ?)`
+	qInsertReference = `INSERT INTO idx_reference (rtype, id, param, target, target_id) VALUES (?, ?, ?, ?, ?)`
+	qInsertURI       = `INSERT INTO idx_uri (rtype, id, param, value) VALUES (?, ?, ?, ?)`
+	qInsertDate      = `INSERT INTO idx_date (rtype, id, param, lo, hi) VALUES (?, ?, ?, ?, ?)`
+	qInsertNumber    = `INSERT INTO idx_number (rtype, id, param, num, lo, hi) VALUES (?, ?, ?, ?, ?, ?)`
+	qInsertQuantity  = `INSERT INTO idx_quantity (rtype, id, param, system, code, num, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	qUpsertCurrent   = `INSERT INTO resource_current (rtype, id, vid, deleted, ledger_index) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (rtype, id) DO UPDATE SET vid = excluded.vid, deleted = excluded.deleted, ledger_index = excluded.ledger_index`
+	qReadCurrent = `SELECT v.vid, v.last_updated, v.op, v.body, v.ledger_index
+		FROM resource_current c JOIN resource_version v ON v.rtype = c.rtype AND v.id = c.id AND v.vid = c.vid
+		WHERE c.rtype = ? AND c.id = ?`
+)
+
+var preparedQueries = []string{qInsertVersion, qInsertToken, qInsertString, qInsertReference, qInsertURI,
+	qInsertDate, qInsertNumber, qInsertQuantity, qUpsertCurrent, qReadCurrent}
+
 // Open opens (creating if needed) the database file at path.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.Now == nil {
@@ -195,6 +221,16 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(8)
 	s := &Store{w: w, r: r, opts: opts, reqs: make(chan *request, 1024), done: make(chan struct{}), signed: make(chan struct{})}
+	s.stmts = map[string]*sql.Stmt{}
+	for _, q := range preparedQueries {
+		st, err := w.Prepare(q)
+		if err != nil {
+			w.Close()
+			r.Close()
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		s.stmts[q] = st
+	}
 	if err := s.openLedger(); err != nil {
 		w.Close()
 		r.Close()
@@ -356,9 +392,7 @@ type queryer interface {
 func readCurrent(q queryer, typ, id string) (*store.Version, error) {
 	v := &store.Version{Type: typ, ID: id}
 	var op string
-	err := q.QueryRow(`SELECT v.vid, v.last_updated, v.op, v.body, v.ledger_index
-		FROM resource_current c JOIN resource_version v ON v.rtype = c.rtype AND v.id = c.id AND v.vid = c.vid
-		WHERE c.rtype = ? AND c.id = ?`, typ, id).Scan(&v.VersionID, &v.LastUpdated, &op, &v.Body, &v.LedgerIndex)
+	err := q.QueryRow(qReadCurrent, typ, id).Scan(&v.VersionID, &v.LastUpdated, &op, &v.Body, &v.LedgerIndex)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fhir.ErrNotFound
 	}
@@ -373,7 +407,27 @@ func readCurrent(q queryer, typ, id string) (*store.Version, error) {
 	return v, nil
 }
 
-func (t *txn) Current(typ, id string) (*store.Version, error) { return readCurrent(t.tx, typ, id) }
+func (t *txn) Current(typ, id string) (*store.Version, error) { return readCurrent(t, typ, id) }
+
+// exec runs q, through the statement prepared at Open when there is one
+// (the write path's statements are prepared once on the write connection
+// and reused by every transaction).
+func (t *txn) exec(q string, args ...any) (sql.Result, error) {
+	if st, ok := t.s.stmts[q]; ok {
+		return t.tx.Stmt(st).Exec(args...)
+	}
+	return t.tx.Exec(q, args...)
+}
+
+// QueryRow and Query make txn a queryer with the prepared statements.
+func (t *txn) QueryRow(q string, args ...any) *sql.Row {
+	if st, ok := t.s.stmts[q]; ok {
+		return t.tx.Stmt(st).QueryRow(args...)
+	}
+	return t.tx.QueryRow(q, args...)
+}
+
+func (t *txn) Query(q string, args ...any) (*sql.Rows, error) { return t.tx.Query(q, args...) }
 
 // stamp returns the lastUpdated for a new version: now, at millisecond
 // precision, and strictly after the previous write's stamp so versions are
@@ -416,7 +470,7 @@ func (t *txn) Put(res *fhir.Node, ifMatch int64) (*store.Version, error) {
 	if err := t.insert(v, prev); err != nil {
 		return nil, err
 	}
-	if err := t.index(res, typ, id); err != nil {
+	if err := t.index(res, typ, id, op == store.OpUpdate); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -453,12 +507,18 @@ func (t *txn) insert(v *store.Version, prev int64) error {
 		Type: v.Type, ID: v.ID, VersionID: strconv.FormatInt(v.VersionID, 10), LastUpdated: v.LastUpdated,
 		Op: ledger.Op(v.Op), BodyHash: ledger.BodyHash(v.Body), Prev: prev, Key: ledger.NewKey(),
 	}
-	idx, err := t.s.appender.Append(&e)
-	if err != nil {
-		return fmt.Errorf("sqlite: ledger append: %w", err)
+	var idx uint64
+	if t.s.ledgerOff {
+		t.s.benchSeq++
+		idx = t.s.benchSeq
+	} else {
+		var err error
+		if idx, err = t.s.appender.Append(&e); err != nil {
+			return fmt.Errorf("sqlite: ledger append: %w", err)
+		}
 	}
 	v.LedgerIndex = int64(idx)
-	if _, err := t.tx.Exec(`INSERT INTO resource_version (rtype, id, vid, last_updated, op, body, ledger_index, ledger_key, prev_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := t.exec(qInsertVersion,
 		v.Type, v.ID, v.VersionID, v.LastUpdated, string(v.Op), v.Body, v.LedgerIndex, e.Key, prev); err != nil {
 		return fmt.Errorf("sqlite: insert version: %w", err)
 	}
@@ -466,8 +526,7 @@ func (t *txn) insert(v *store.Version, prev int64) error {
 	if v.Deleted() {
 		deleted = 1
 	}
-	if _, err := t.tx.Exec(`INSERT INTO resource_current (rtype, id, vid, deleted, ledger_index) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (rtype, id) DO UPDATE SET vid = excluded.vid, deleted = excluded.deleted, ledger_index = excluded.ledger_index`,
+	if _, err := t.exec(qUpsertCurrent,
 		v.Type, v.ID, v.VersionID, deleted, v.LedgerIndex); err != nil {
 		return fmt.Errorf("sqlite: update current: %w", err)
 	}
@@ -478,16 +537,20 @@ var indexTables = []string{"idx_token", "idx_string", "idx_reference", "idx_uri"
 
 func (t *txn) unindex(typ, id string) error {
 	for _, table := range indexTables {
-		if _, err := t.tx.Exec(`DELETE FROM `+table+` WHERE rtype = ? AND id = ?`, typ, id); err != nil {
+		if _, err := t.exec(`DELETE FROM `+table+` WHERE rtype = ? AND id = ?`, typ, id); err != nil {
 			return fmt.Errorf("sqlite: clear index: %w", err)
 		}
 	}
 	return nil
 }
 
-func (t *txn) index(res *fhir.Node, typ, id string) error {
-	if err := t.unindex(typ, id); err != nil {
-		return err
+// index writes res's index rows; replace clears the previous version's
+// first (a create has none: deletes and erasures already cleared them).
+func (t *txn) index(res *fhir.Node, typ, id string, replace bool) error {
+	if replace {
+		if err := t.unindex(typ, id); err != nil {
+			return err
+		}
 	}
 	if t.s.opts.Indexer == nil {
 		return nil
@@ -496,23 +559,23 @@ func (t *txn) index(res *fhir.Node, typ, id string) error {
 		var err error
 		switch e.Kind {
 		case search.Token:
-			_, err = t.tx.Exec(`INSERT INTO idx_token (rtype, id, param, system, code, text) VALUES (?, ?, ?, ?, ?, ?)`, typ, id, e.Param, e.System, e.Code, e.Value)
+			_, err = t.exec(qInsertToken, typ, id, e.Param, e.System, e.Code, e.Value)
 		case search.String:
-			_, err = t.tx.Exec(`INSERT INTO idx_string (rtype, id, param, value) VALUES (?, ?, ?, ?)`, typ, id, e.Param, e.Value)
+			_, err = t.exec(qInsertString, typ, id, e.Param, e.Value)
 		case search.Reference:
 			tid := e.Value
 			if i := strings.LastIndexByte(tid, '/'); i >= 0 {
 				tid = tid[i+1:]
 			}
-			_, err = t.tx.Exec(`INSERT INTO idx_reference (rtype, id, param, target, target_id) VALUES (?, ?, ?, ?, ?)`, typ, id, e.Param, e.Value, tid)
+			_, err = t.exec(qInsertReference, typ, id, e.Param, e.Value, tid)
 		case search.URI:
-			_, err = t.tx.Exec(`INSERT INTO idx_uri (rtype, id, param, value) VALUES (?, ?, ?, ?)`, typ, id, e.Param, e.Value)
+			_, err = t.exec(qInsertURI, typ, id, e.Param, e.Value)
 		case search.Date:
-			_, err = t.tx.Exec(`INSERT INTO idx_date (rtype, id, param, lo, hi) VALUES (?, ?, ?, ?, ?)`, typ, id, e.Param, e.Low, e.High)
+			_, err = t.exec(qInsertDate, typ, id, e.Param, e.Low, e.High)
 		case search.Number:
-			_, err = t.tx.Exec(`INSERT INTO idx_number (rtype, id, param, num, lo, hi) VALUES (?, ?, ?, ?, ?, ?)`, typ, id, e.Param, (e.LowNum+e.HighNum)/2, e.LowNum, e.HighNum)
+			_, err = t.exec(qInsertNumber, typ, id, e.Param, (e.LowNum+e.HighNum)/2, e.LowNum, e.HighNum)
 		case search.Quantity:
-			_, err = t.tx.Exec(`INSERT INTO idx_quantity (rtype, id, param, system, code, num, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, typ, id, e.Param, e.System, e.Code, (e.LowNum+e.HighNum)/2, e.LowNum, e.HighNum)
+			_, err = t.exec(qInsertQuantity, typ, id, e.Param, e.System, e.Code, (e.LowNum+e.HighNum)/2, e.LowNum, e.HighNum)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: insert index row: %w", err)
@@ -543,10 +606,10 @@ func (t *txn) Erase(target fhir.Ref, resources []fhir.Ref) (*store.Erasure, erro
 		if len(indices) == n {
 			continue
 		}
-		if _, err := t.tx.Exec(`UPDATE resource_version SET body = NULL, ledger_key = NULL WHERE rtype = ? AND id = ?`, r.Type, r.ID); err != nil {
+		if _, err := t.exec(`UPDATE resource_version SET body = NULL, ledger_key = NULL WHERE rtype = ? AND id = ?`, r.Type, r.ID); err != nil {
 			return nil, fmt.Errorf("sqlite: erase: %w", err)
 		}
-		if _, err := t.tx.Exec(`UPDATE resource_current SET deleted = 1 WHERE rtype = ? AND id = ?`, r.Type, r.ID); err != nil {
+		if _, err := t.exec(`UPDATE resource_current SET deleted = 1 WHERE rtype = ? AND id = ?`, r.Type, r.ID); err != nil {
 			return nil, fmt.Errorf("sqlite: erase: %w", err)
 		}
 		if err := t.unindex(r.Type, r.ID); err != nil {
@@ -576,7 +639,7 @@ func (t *txn) Erase(target fhir.Ref, resources []fhir.Ref) (*store.Erasure, erro
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: ledger append: %w", err)
 	}
-	if _, err := t.tx.Exec(`INSERT INTO ledger_erasure (ledger_index, rtype, id, seq, last_updated, prev_index, body, ledger_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := t.exec(`INSERT INTO ledger_erasure (ledger_index, rtype, id, seq, last_updated, prev_index, body, ledger_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		int64(idx), target.Type, target.ID, seq+1, e.LastUpdated, e.Prev, body, e.Key); err != nil {
 		return nil, fmt.Errorf("sqlite: erasure record: %w", err)
 	}

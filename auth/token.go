@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-json-experiment/json"
@@ -147,7 +149,17 @@ type Verifier struct {
 	now         func() time.Time
 	parser      *jwt.Parser
 	cancel      context.CancelFunc
+
+	// verified remembers local-issuer tokens whose signature and claims
+	// already checked, so a client's next request costs a map lookup instead of a
+	// signature verification. Expiry and revocation are checked on every
+	// use all the same.
+	mu       sync.Mutex
+	verified map[[32]byte]*Principal
 }
+
+// maxVerified bounds the verified-token cache; it is emptied when full.
+const maxVerified = 16384
 
 // NewVerifier checks cfg and, for each external issuer, fetches its key set
 // once (a failing first fetch is logged and retried on demand, not fatal).
@@ -233,6 +245,22 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	if len(raw) > v.maxBytes {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrInvalidToken, v.maxBytes)
 	}
+	sum := sha256.Sum256([]byte(raw))
+	v.mu.Lock()
+	p := v.verified[sum]
+	v.mu.Unlock()
+	if p != nil {
+		if !v.now().Before(p.Expiry.Add(v.skew)) {
+			v.mu.Lock()
+			delete(v.verified, sum)
+			v.mu.Unlock()
+			return nil, fmt.Errorf("%w: token is expired", ErrInvalidToken)
+		}
+		if err := v.checkRevoked(ctx, p); err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
 	var c tokenClaims
 	var local bool
 	_, err := v.parser.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
@@ -251,21 +279,40 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	p, err := v.principal(&c, local)
+	p, err = v.principal(&c, local)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidToken, err)
 	}
-	if v.revocations != nil {
-		revoked, err := v.revocations.Revoked(ctx, p.Issuer, p.Subject, p.JTI, p.IssuedAt)
-		if err != nil {
-			// Fail closed: a revocation list that cannot answer refuses.
-			return nil, fmt.Errorf("%w: revocation check: %w", ErrInvalidToken, err)
+	if err := v.checkRevoked(ctx, p); err != nil {
+		return nil, err
+	}
+	// Only fhirseal's own tokens are remembered: an external issuer may
+	// rotate a key out of its key set, and its tokens must then fail.
+	if p.Local {
+		v.mu.Lock()
+		if v.verified == nil || len(v.verified) >= maxVerified {
+			v.verified = make(map[[32]byte]*Principal)
 		}
-		if revoked {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidToken, ErrRevoked)
-		}
+		v.verified[sum] = p
+		v.mu.Unlock()
 	}
 	return p, nil
+}
+
+// checkRevoked consults the revocation list, failing closed.
+func (v *Verifier) checkRevoked(ctx context.Context, p *Principal) error {
+	if v.revocations == nil {
+		return nil
+	}
+	revoked, err := v.revocations.Revoked(ctx, p.Issuer, p.Subject, p.JTI, p.IssuedAt)
+	if err != nil {
+		// Fail closed: a revocation list that cannot answer refuses.
+		return fmt.Errorf("%w: revocation check: %w", ErrInvalidToken, err)
+	}
+	if revoked {
+		return fmt.Errorf("%w: %w", ErrInvalidToken, ErrRevoked)
+	}
+	return nil
 }
 
 // checkHeader enforces the JOSE header rules the jwt parser leaves open.

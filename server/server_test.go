@@ -29,9 +29,23 @@ func newServer(t *testing.T) *testServer {
 	return newServerWith(t, nil)
 }
 
+// newServerB is newServer for benchmarks, with Patient/p1 stored.
+func newServerB(b *testing.B) *testServer {
+	ts := newServerWith(b, nil)
+	req, _ := http.NewRequest("PUT", ts.URL+"/fhir/Patient/p1", strings.NewReader(patientJSON[:len(patientJSON)-1]+`,"id":"p1"}`))
+	req.Header.Set("Content-Type", "application/fhir+json")
+	req.Header.Set("Authorization", "Bearer "+ts.token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 201 {
+		b.Fatalf("seed: %v %v", err, res)
+	}
+	res.Body.Close()
+	return ts
+}
+
 // newServerWith starts a server; edit may change its configuration (the
 // store is already set).
-func newServerWith(t *testing.T, edit func(*server.Config)) *testServer {
+func newServerWith(t testing.TB, edit func(*server.Config)) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlite.Open(filepath.Join(dir, "db"), sqlite.Options{Indexer: search.Extract})
@@ -60,7 +74,7 @@ func newServerWith(t *testing.T, edit func(*server.Config)) *testServer {
 	return ts
 }
 
-func (ts *testServer) mint(t *testing.T, r auth.MintRequest) string {
+func (ts *testServer) mint(t testing.TB, r auth.MintRequest) string {
 	t.Helper()
 	r.Audience = ts.base
 	m, err := ts.issuer.Mint(r, time.Now())

@@ -64,6 +64,7 @@ type Store struct {
 
 	// Writer-goroutine state.
 	stmts     map[string]*sql.Stmt // prepared on the write connection
+	readStmt  *sql.Stmt            // qReadCurrent on the read pool
 	appender  *ledger.Appender
 	lastStamp time.Time
 
@@ -221,6 +222,11 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(8)
 	s := &Store{w: w, r: r, opts: opts, reqs: make(chan *request, 1024), done: make(chan struct{}), signed: make(chan struct{})}
+	if s.readStmt, err = r.Prepare(qReadCurrent); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
 	s.stmts = map[string]*sql.Stmt{}
 	for _, q := range preparedQueries {
 		st, err := w.Prepare(q)
@@ -648,16 +654,20 @@ func (t *txn) Erase(target fhir.Ref, resources []fhir.Ref) (*store.Erasure, erro
 
 // Read implements store.Store.
 func (s *Store) Read(ctx context.Context, typ, id string) (*store.Version, error) {
-	return readCurrent(readConn{ctx, s.r}, typ, id)
+	return readCurrent(readConn{ctx, s.r, s.readStmt}, typ, id)
 }
 
 // readConn adapts *sql.DB with a context to queryer.
 type readConn struct {
-	ctx context.Context
-	db  *sql.DB
+	ctx     context.Context
+	db      *sql.DB
+	current *sql.Stmt // qReadCurrent prepared on the pool, or nil
 }
 
 func (c readConn) QueryRow(q string, args ...any) *sql.Row {
+	if c.current != nil && q == qReadCurrent {
+		return c.current.QueryRowContext(c.ctx, args...)
+	}
 	return c.db.QueryRowContext(c.ctx, q, args...)
 }
 func (c readConn) Query(q string, args ...any) (*sql.Rows, error) {
@@ -739,7 +749,7 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) ([]store.Vers
 
 // Search implements store.Store.
 func (s *Store) Search(ctx context.Context, q *store.Query) (*store.Page, error) {
-	return runSearch(readConn{ctx, s.r}, q)
+	return runSearch(readConn{ctx: ctx, db: s.r}, q)
 }
 
 // runSearch compiles a query into SQL over the current versions.

@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"github.com/fhirseal/fhirseal/fhir"
 	"strings"
 	"time"
 
@@ -171,7 +172,7 @@ func (p *Provision) check(depth int, n *int) error {
 func (c *Consent) PatientID(base string) string {
 	ref := localRef(c.Patient.Reference, base)
 	id, ok := strings.CutPrefix(ref, "Patient/")
-	if !ok || !isFHIRID(id) {
+	if !ok || !fhir.ValidID(id) {
 		return ""
 	}
 	return id

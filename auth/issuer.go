@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/fhirseal/fhirseal/fhir"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -197,9 +198,9 @@ func (i *Issuer) Mint(r MintRequest, now time.Time) (Minted, error) {
 		return Minted{}, errors.New("auth: mint: audience required")
 	case r.Subject == "" || len(r.Subject) > maxClaimText:
 		return Minted{}, errors.New("auth: mint: subject required")
-	case r.Patient != "" && !isFHIRID(r.Patient):
+	case r.Patient != "" && !fhir.ValidID(r.Patient):
 		return Minted{}, errors.New("auth: mint: patient must be a resource id")
-	case r.Consent != "" && (!isFHIRID(r.Consent) || r.Patient == ""):
+	case r.Consent != "" && (!fhir.ValidID(r.Consent) || r.Patient == ""):
 		return Minted{}, errors.New("auth: mint: consent token needs a Consent id and a patient")
 	case r.Lifetime < 0:
 		return Minted{}, errors.New("auth: mint: negative lifetime")

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"github.com/fhirseal/fhirseal/fhir"
 	"strings"
 	"time"
 )
@@ -220,7 +221,7 @@ func (w *deidWalker) reference(s string) string {
 		return ""
 	}
 	typ, id := parts[len(parts)-2], parts[len(parts)-1]
-	if !isResourceType(typ) || !isFHIRID(id) {
+	if !isResourceType(typ) || !fhir.ValidID(id) {
 		return ""
 	}
 	return typ + "/" + w.d.Pseudonym(typ, id)

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/fhirseal/fhirseal/fhir"
 	"log/slog"
 	"math"
 	"net/http"
@@ -387,7 +388,7 @@ func (v *Verifier) principal(c *tokenClaims, local bool) (*Principal, error) {
 	if len(c.ClientID) > maxClaimText || len(c.FHIRUser) > maxClaimText || len(c.Consent) > maxClaimText {
 		return nil, errors.New("claim too long")
 	}
-	if c.Patient != "" && !isFHIRID(c.Patient) {
+	if c.Patient != "" && !fhir.ValidID(c.Patient) {
 		return nil, errors.New("patient claim is not a resource id")
 	}
 	for _, pu := range c.Purpose {
@@ -398,7 +399,7 @@ func (v *Verifier) principal(c *tokenClaims, local bool) (*Principal, error) {
 	if !local && (c.Consent != "" || c.Admin) {
 		return nil, errors.New("consent and admin claims are only accepted from the local issuer")
 	}
-	if c.Consent != "" && (!isFHIRID(c.Consent) || c.Patient == "") {
+	if c.Consent != "" && (!fhir.ValidID(c.Consent) || c.Patient == "") {
 		return nil, errors.New("consent token needs a Consent id and a patient")
 	}
 	scopes, bad := ParseScopes(c.Scope)
@@ -419,20 +420,6 @@ func (v *Verifier) principal(c *tokenClaims, local bool) (*Principal, error) {
 		Local:         local,
 		Admin:         local && c.Admin,
 	}, nil
-}
-
-// isFHIRID checks the FHIR id syntax: [A-Za-z0-9\-\.]{1,64}.
-func isFHIRID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // isCode accepts short code values without whitespace.

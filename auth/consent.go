@@ -3,11 +3,12 @@ package auth
 import (
 	"errors"
 	"fmt"
-	"github.com/fhirseal/fhirseal/fhir"
 	"strings"
 	"time"
 
 	"github.com/go-json-experiment/json"
+
+	"github.com/fhirseal/fhirseal/fhir"
 )
 
 // Code systems used by Consent evaluation.

@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/fhirseal/fhirseal/fhir"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -26,6 +25,8 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
+
+	"github.com/fhirseal/fhirseal/fhir"
 )
 
 // IssuerKeyFile is the name of the local issuer's private key file in the

@@ -6,9 +6,10 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"github.com/fhirseal/fhirseal/fhir"
 	"strings"
 	"time"
+
+	"github.com/fhirseal/fhirseal/fhir"
 )
 
 // ResearchFilter compiles the policy for research use (purpose HRESCH) by

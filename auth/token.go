@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/fhirseal/fhirseal/fhir"
 	"log/slog"
 	"math"
 	"net/http"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/fhirseal/fhirseal/fhir"
 )
 
 // Token verification limits and defaults.

@@ -103,12 +103,13 @@ func (s *Store) checkHead(ctx context.Context, head ledger.Head) error {
 	return nil
 }
 
-// sqlWriter implements ledger.Writer on the write transaction.
-type sqlWriter struct{ tx *sql.Tx }
+// sqlWriter implements ledger.Writer on the write transaction, with the
+// statements prepared at Open.
+type sqlWriter struct{ t *txn }
 
 func (w sqlWriter) PutLeaves(ctx context.Context, start uint64, leaves [][]byte) error {
 	for i, l := range leaves {
-		if _, err := w.tx.ExecContext(ctx, `INSERT INTO ledger_leaf (idx, leaf) VALUES (?, ?)`, int64(start)+int64(i), l); err != nil {
+		if _, err := w.t.exec(qInsertLeaf, int64(start)+int64(i), l); err != nil {
 			return err
 		}
 	}
@@ -117,7 +118,7 @@ func (w sqlWriter) PutLeaves(ctx context.Context, start uint64, leaves [][]byte)
 
 func (w sqlWriter) PutNodes(ctx context.Context, nodes []ledger.Node) error {
 	for _, n := range nodes {
-		if _, err := w.tx.ExecContext(ctx, `INSERT INTO ledger_node (level, idx, hash) VALUES (?, ?, ?)`, int64(n.ID.Level), int64(n.ID.Index), n.Hash); err != nil {
+		if _, err := w.t.exec(qInsertNode, int64(n.ID.Level), int64(n.ID.Index), n.Hash); err != nil {
 			return err
 		}
 	}
@@ -129,7 +130,7 @@ func (w sqlWriter) PutHead(ctx context.Context, h ledger.Head) error {
 	if err != nil {
 		return err
 	}
-	_, err = w.tx.ExecContext(ctx, `INSERT INTO ledger_head (one, head) VALUES (1, ?) ON CONFLICT (one) DO UPDATE SET head = excluded.head`, b)
+	_, err = w.t.exec(qPutHead, b)
 	return err
 }
 

@@ -185,7 +185,14 @@ const (
 		WHERE c.rtype = ? AND c.id = ?`
 )
 
-var preparedQueries = []string{qInsertVersion, qInsertToken, qInsertString, qInsertReference, qInsertURI,
+// The ledger's statements.
+const (
+	qInsertLeaf = `INSERT INTO ledger_leaf (idx, leaf) VALUES (?, ?)`
+	qInsertNode = `INSERT INTO ledger_node (level, idx, hash) VALUES (?, ?, ?)`
+	qPutHead    = `INSERT INTO ledger_head (one, head) VALUES (1, ?) ON CONFLICT (one) DO UPDATE SET head = excluded.head`
+)
+
+var preparedQueries = []string{qInsertLeaf, qInsertNode, qPutHead, qInsertVersion, qInsertToken, qInsertString, qInsertReference, qInsertURI,
 	qInsertDate, qInsertNumber, qInsertQuantity, qUpsertCurrent, qReadCurrent}
 
 // Open opens (creating if needed) the database file at path.
@@ -364,7 +371,7 @@ func (s *Store) commitGroup(group []*request) {
 			return
 		}
 	}
-	if err := s.appender.Flush(ctx, sqlWriter{tx}); err != nil {
+	if err := s.appender.Flush(ctx, sqlWriter{&txn{s: s, tx: tx}}); err != nil {
 		abort(fmt.Errorf("sqlite: write ledger: %w", err))
 		return
 	}

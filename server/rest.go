@@ -26,6 +26,7 @@ func (s *Server) routes() {
 	s.route("GET", "/fhir/.well-known/smart-configuration", "smart-configuration", "SMART App Launch configuration", "system", public, s.smartConfiguration)
 	s.route("GET", "/fhir/.well-known/jwks.json", "jwks", "Public keys of fhirseal's own token issuer", "system", public, s.jwks)
 	s.route("POST", "/fhir", "batch-transaction", "Process a batch or transaction Bundle", "system", system, s.bundle)
+	s.route("POST", "/fhir/$normalize", "normalize-system", "Preview normalisation of a resource or Bundle (nothing is stored)", "system", system, s.normalizePreview(""))
 	s.route("GET", "/fhir/_history", "history-system", "History of all resources", "system", system, s.historyHandler("", false))
 	s.route("GET", "/fhir", "search-system", "Search across resource types (_type)", "system", system, s.searchHandler(""))
 	for _, t := range fhir.ResourceTypes() {
@@ -42,6 +43,7 @@ func (s *Server) routes() {
 		s.route("GET", "/fhir/"+t+"/_history", "history-type-"+t, "History of all "+t+" resources", t, auth.InteractionHistoryType, s.historyHandler(t, false))
 		s.route("GET", "/fhir/"+t+"/{id}/_history", "history-instance-"+t, "History of a "+t, t, auth.InteractionHistoryInstance, s.historyHandler(t, true))
 		s.route("POST", "/fhir/"+t+"/{id}/$erase", "erase-"+t, "Lawfully erase a "+t+" (administrators; ?scope=compartment on Patient)", t, auth.InteractionDelete, s.erase(t))
+		s.route("POST", "/fhir/"+t+"/$normalize", "normalize-"+t, "Preview normalisation of a "+t+" (nothing is stored)", t, system, s.normalizePreview(t))
 		s.route("POST", "/fhir/"+t+"/$validate", "validate-"+t, "Validate a "+t, t, system, s.validate(t, false))
 		s.route("POST", "/fhir/"+t+"/{id}/$validate", "validate-instance-"+t, "Validate a "+t+" for update", t, system, s.validate(t, true))
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/fhirseal/fhirseal/auth"
 	"github.com/fhirseal/fhirseal/fhir"
+	"github.com/fhirseal/fhirseal/fhir/normalize"
 	"github.com/fhirseal/fhirseal/openapi"
 	"github.com/fhirseal/fhirseal/store"
 )
@@ -37,6 +38,8 @@ type Config struct {
 	// CapabilityStatement and the SMART configuration needs one; with a nil
 	// Auth they all answer 401.
 	Auth Authenticator
+	// Normalizer holds the source profiles (nil: the built-in default).
+	Normalizer *normalize.Normalizer
 	// SMART describes token issuance for /fhir/.well-known/smart-configuration.
 	SMART SMARTConfig
 	// Ledger serves checkpoints, tiles and proofs; nil leaves them out.
@@ -66,6 +69,8 @@ type Server struct {
 
 	capOnce sync.Once
 	capJSON []byte
+
+	normalizer *normalize.Normalizer
 }
 
 // handlerFunc is a FHIR interaction: it writes a response or returns an
@@ -90,7 +95,10 @@ func New(cfg Config) *Server {
 		cfg.Now = time.Now
 	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, normalizer: cfg.Normalizer}
+	if s.normalizer == nil {
+		s.normalizer = normalize.NewNormalizer(nil)
+	}
 	hc := huma.DefaultConfig("fhirseal FHIR R4 API", cfg.Version)
 	hc.DocsPath = ""
 	hc.SchemasPath = ""

@@ -385,3 +385,18 @@ func TestInvariantViolationIsUnprocessable(t *testing.T) {
 		t.Errorf("outcome does not name the invariant: %s", r.raw)
 	}
 }
+
+func TestNormalizePreview(t *testing.T) {
+	ts := newServer(t)
+	in := `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"urn:oid:2.16.840.1.113883.6.1","code":"8867-4"}]},"valueQuantity":{"value":72,"unit":"bpm"}}`
+	r := do(t, ts, "POST", "/fhir/Observation/$normalize", in)
+	want(t, r, 200, "$normalize")
+	if !strings.Contains(r.raw, `"system":"http://loinc.org"`) || !strings.Contains(r.raw, `"OperationOutcome"`) {
+		t.Errorf("$normalize = %s", r.raw)
+	}
+	// Nothing was stored.
+	r = do(t, ts, "GET", "/fhir/Observation?_summary=count", "")
+	if r.body["total"].(float64) != 0 {
+		t.Errorf("$normalize stored something: %s", r.raw)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fhirseal/fhirseal/auth"
+	"github.com/fhirseal/fhirseal/fhir/normalize"
 	"github.com/fhirseal/fhirseal/fhir/search"
 	"github.com/fhirseal/fhirseal/ledger"
 	"github.com/fhirseal/fhirseal/server"
@@ -28,6 +29,8 @@ type serveConfig struct {
 	BaseURL      string
 	MaxBodyBytes int64
 	LogLevel     string
+	// Profiles is the directory of source profiles (YAML), or "".
+	Profiles string
 	// Issuer and JWKSURL name an external SMART authorisation server whose
 	// tokens are accepted beside fhirseal's own.
 	Issuer, JWKSURL string
@@ -95,6 +98,7 @@ func serve(args []string, getenv func(string) string) int {
 	maxBody := fs.Int64("max-body-bytes", 16<<20, "request body limit in bytes")
 	fs.StringVar(&cfg.LedgerKeyFile, "ledger-key", envDefault(getenv, "ledger-key", ""), "checkpoint signing key file (default DATA/ledger.key)")
 	every := fs.Duration("checkpoint-every", time.Second, "how often a new checkpoint is signed after writes")
+	fs.StringVar(&cfg.Profiles, "profiles", envDefault(getenv, "profiles", ""), "directory of source normalisation profiles (YAML, one per client_id)")
 	fs.StringVar(&cfg.Issuer, "issuer", envDefault(getenv, "issuer", ""), "external SMART authorisation server (iss) whose tokens are accepted")
 	fs.StringVar(&cfg.JWKSURL, "jwks-url", envDefault(getenv, "jwks-url", ""), "JWKS URL of the external issuer")
 	if err := fs.Parse(args); err != nil {
@@ -154,8 +158,15 @@ func run(cfg serveConfig, log *slog.Logger) error {
 	if err := writeAdminToken(cfg, issuer, log); err != nil {
 		return err
 	}
+	var profiles map[string]*normalize.Profile
+	if cfg.Profiles != "" {
+		if profiles, err = normalize.LoadProfiles(cfg.Profiles); err != nil {
+			return fmt.Errorf("--profiles: %w", err)
+		}
+	}
 	srv := server.New(server.Config{
-		Store: st, Auth: verifier, SMART: smart, Ledger: st, LedgerKey: key.VerifierKey,
+		Normalizer: normalize.NewNormalizer(profiles),
+		Store:      st, Auth: verifier, SMART: smart, Ledger: st, LedgerKey: key.VerifierKey,
 		Logger: log, BaseURL: cfg.BaseURL, Version: version, MaxBodyBytes: cfg.MaxBodyBytes,
 	})
 	hs := &http.Server{

@@ -71,6 +71,9 @@ func (s *Server) searchHandler(typ string) handlerFunc {
 		if err != nil {
 			return err
 		}
+		if page.Total < 0 && !page.More && q.Offset == 0 && q.Count > 0 {
+			page.Total = len(page.Matches) // everything is on this page: the total is free
+		}
 		self := s.selfURL(r, sr.applied)
 		var next string
 		if page.More {

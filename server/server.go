@@ -205,6 +205,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		id := hex.EncodeToString(b[:])
 		w.Header().Set("X-Request-Id", id)
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		if r.URL.Path == "/fhir/" {
+			// Clients address the base with and without the slash.
+			r.URL.Path = "/fhir"
+		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}

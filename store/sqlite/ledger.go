@@ -181,7 +181,17 @@ func (r nodeReader) Leaves(ctx context.Context, start, n uint64) ([][]byte, erro
 
 // Nodes implements ledger.NodeReader for proofs and tiles.
 func (s *Store) Nodes(ctx context.Context, ids []ledger.NodeID) ([][]byte, error) {
-	return nodeReader{s.r}.Nodes(ctx, ids)
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		err := s.readNode.QueryRowContext(ctx, int64(id.Level), int64(id.Index)).Scan(&out[i])
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("node %d/%d: %w", id.Level, id.Index, ledger.ErrNotFound)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Leaves implements ledger.LeafReader for entry bundles.
@@ -195,6 +205,12 @@ func (s *Store) LedgerHead() ledger.Head { return s.appender.Head() }
 // Checkpoint returns the latest signed checkpoint note, or the one whose
 // tree size is size (size > 0).
 func (s *Store) Checkpoint(ctx context.Context, size uint64) ([]byte, error) {
+	if size == 0 && s.checkpointer != nil {
+		// The latest note is kept in memory once signed or loaded.
+		if _, note := s.checkpointer.Latest(); note != nil {
+			return note, nil
+		}
+	}
 	var note []byte
 	var err error
 	if size == 0 {
@@ -212,7 +228,7 @@ func (s *Store) Checkpoint(ctx context.Context, size uint64) ([]byte, error) {
 // ledger index of the resource's previous version (-1 for none). An erased
 // version has no key.
 func (s *Store) VersionOpening(ctx context.Context, typ, id string, vid int64) (key []byte, prev int64, err error) {
-	err = s.r.QueryRowContext(ctx, `SELECT ledger_key, prev_index FROM resource_version WHERE rtype = ? AND id = ? AND vid = ?`, typ, id, vid).Scan(&key, &prev)
+	err = s.readOpening.QueryRowContext(ctx, typ, id, vid).Scan(&key, &prev)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, fhir.ErrNotFound
 	}

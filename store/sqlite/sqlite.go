@@ -63,10 +63,12 @@ type Store struct {
 	benchSeq  uint64
 
 	// Writer-goroutine state.
-	stmts     map[string]*sql.Stmt // prepared on the write connection
-	readStmt  *sql.Stmt            // qReadCurrent on the read pool
-	appender  *ledger.Appender
-	lastStamp time.Time
+	stmts    map[string]*sql.Stmt // prepared on the write connection
+	readStmt *sql.Stmt            // qReadCurrent on the read pool
+	// Ledger reads prepared on the read pool.
+	readNode, readOpening *sql.Stmt
+	appender              *ledger.Appender
+	lastStamp             time.Time
 
 	checkpointer *ledger.Checkpointer
 	signed       chan struct{} // closed and replaced after each checkpoint
@@ -229,10 +231,19 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(8)
 	s := &Store{w: w, r: r, opts: opts, reqs: make(chan *request, 1024), done: make(chan struct{}), signed: make(chan struct{})}
-	if s.readStmt, err = r.Prepare(qReadCurrent); err != nil {
-		w.Close()
-		r.Close()
-		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{
+		{&s.readStmt, qReadCurrent},
+		{&s.readNode, `SELECT hash FROM ledger_node WHERE level = ? AND idx = ?`},
+		{&s.readOpening, `SELECT ledger_key, prev_index FROM resource_version WHERE rtype = ? AND id = ? AND vid = ?`},
+	} {
+		if *p.dst, err = r.Prepare(p.q); err != nil {
+			w.Close()
+			r.Close()
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
+		}
 	}
 	s.stmts = map[string]*sql.Stmt{}
 	for _, q := range preparedQueries {

@@ -742,22 +742,32 @@ func (p *elemPath) String() string {
 	var b []byte
 	for i := len(parts) - 1; i >= 0; i-- {
 		q := parts[i]
-		if len(b) > 0 {
-			b = append(b, '.')
-		}
-		b = append(b, q.name...)
-		if q.typ != "" {
-			b = append(b, ".ofType("...)
-			b = append(b, q.typ...)
-			b = append(b, ')')
-		}
-		if q.index >= 0 {
-			b = append(b, '[')
-			b = strconv.AppendInt(b, int64(q.index), 10)
-			b = append(b, ']')
-		}
+		b = AppendPathStep(b, q.name, q.typ, q.index)
 	}
 	return string(b)
+}
+
+// AppendPathStep appends one step of an element's FHIRPath to b: ".name",
+// then ".ofType(T)" for a choice element's type and "[i]" for a position in
+// a repeating element (index < 0: none). The first step has no dot.
+// Issues (OperationOutcome.issue.expression) and normalisation reports use
+// this one spelling.
+func AppendPathStep(b []byte, name, typ string, index int) []byte {
+	if len(b) > 0 {
+		b = append(b, '.')
+	}
+	b = append(b, name...)
+	if typ != "" {
+		b = append(b, ".ofType("...)
+		b = append(b, typ...)
+		b = append(b, ')')
+	}
+	if index >= 0 {
+		b = append(b, '[')
+		b = strconv.AppendInt(b, int64(index), 10)
+		b = append(b, ']')
+	}
+	return b
 }
 
 // primitiveJSON names the JSON type a primitive is written as.

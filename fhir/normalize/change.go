@@ -73,21 +73,8 @@ type path []seg
 
 func (p path) String() string {
 	b := make([]byte, 0, 64)
-	for i, s := range p {
-		if i > 0 {
-			b = append(b, '.')
-		}
-		b = append(b, s.name...)
-		if s.typ != "" {
-			b = append(b, ".ofType("...)
-			b = append(b, s.typ...)
-			b = append(b, ')')
-		}
-		if s.index >= 0 {
-			b = append(b, '[')
-			b = strconv.AppendInt(b, int64(s.index), 10)
-			b = append(b, ']')
-		}
+	for _, s := range p {
+		b = fhir.AppendPathStep(b, s.name, s.typ, s.index)
 	}
 	return string(b)
 }

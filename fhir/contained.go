@@ -1,6 +1,9 @@
 package fhir
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // checkContained applies the DomainResource rules for contained resources
 // (dom-2 to dom-5, https://hl7.org/fhir/R4/domainresource.html#invs) to a
@@ -14,7 +17,7 @@ func (p *parser) checkContained(res *Node, rpath string) {
 		refs := map[string]bool{}
 		collectLocalRefs(res, refs, true)
 		for i, c := range f.Nodes {
-			cpath := rpath + ".contained[" + itoa(i) + "]"
+			cpath := rpath + ".contained[" + strconv.Itoa(i) + "]"
 			if c.Field("contained") != nil {
 				p.issue(Error, "invariant", &elemPath{name: cpath, index: -1}, "dom-2: a contained resource must not contain other resources")
 			}
@@ -38,28 +41,6 @@ func (p *parser) checkContained(res *Node, rpath string) {
 			}
 		}
 	}
-}
-
-// walkResources calls fn for r and each resource nested anywhere inside it.
-func walkResources(r *Node, path string, fn func(*Node, string)) {
-	fn(r, path)
-	var walk func(n *Node, path string)
-	walk = func(n *Node, path string) {
-		for _, f := range n.Fields {
-			for i, c := range f.Nodes {
-				cpath := path + "." + f.Elem.Name
-				if f.Elem.Array {
-					cpath += "[" + itoa(i) + "]"
-				}
-				if c.IsResource() {
-					walkResources(c, cpath, fn)
-					continue
-				}
-				walk(c, cpath)
-			}
-		}
-	}
-	walk(r, path)
 }
 
 // collectLocalRefs gathers the ids named by "#id" references and

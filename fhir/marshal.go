@@ -2,7 +2,6 @@ package fhir
 
 import (
 	"slices"
-	"strconv"
 	"unsafe"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -155,6 +154,3 @@ func Pretty(compact []byte) []byte {
 	}
 	return append(out, '\n')
 }
-
-// itoa is strconv.Itoa, kept short for path building.
-func itoa(i int) string { return strconv.Itoa(i) }

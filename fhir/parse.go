@@ -95,7 +95,6 @@ type parser struct {
 	lim   Limits
 	out   *Outcome
 	fatal bool
-	nerr  int
 }
 
 func (p *parser) issue(sev, code string, path *elemPath, format string, args ...any) {

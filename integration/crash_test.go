@@ -23,7 +23,6 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 	p := start(t, data)
 	client := &http.Client{Timeout: 10 * time.Second}
 
-	type ack struct{ id, etag string }
 	var (
 		mu    sync.Mutex
 		acks  = map[string]string{} // id -> last acknowledged ETag

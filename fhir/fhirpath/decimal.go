@@ -268,11 +268,6 @@ func (d Decimal) Float64() float64 {
 	return f
 }
 
-// isInteger reports whether d has no fractional part.
-func (d Decimal) isInteger() bool {
-	return new(big.Int).Rem(d.u(), pow10(int(d.scale))).Sign() == 0
-}
-
 // tooBig reports whether d has more digits than an implementation keeps.
 func (d Decimal) tooBig() bool {
 	return d.u().BitLen() > maxDigits*4

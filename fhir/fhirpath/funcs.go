@@ -345,22 +345,16 @@ func boolAgg(all, want bool) fnImpl {
 }
 
 func fnSubsetOf(e *env, in Collection, args []node) (Collection, error) {
-	other, err := e.arg(args[0])
-	if err != nil {
-		return nil, err
-	}
-	if err := e.step(len(in) * len(other) / 8); err != nil {
-		return nil, err
-	}
-	for _, v := range in {
-		if !containsValue(other, v) {
-			return falseColl, nil
-		}
-	}
-	return trueColl, nil
+	return subset(e, in, args, false)
 }
 
 func fnSupersetOf(e *env, in Collection, args []node) (Collection, error) {
+	return subset(e, in, args, true)
+}
+
+// subset answers in.subsetOf(arg), or arg.subsetOf(in) when reverse
+// (supersetOf).
+func subset(e *env, in Collection, args []node, reverse bool) (Collection, error) {
 	other, err := e.arg(args[0])
 	if err != nil {
 		return nil, err
@@ -368,8 +362,11 @@ func fnSupersetOf(e *env, in Collection, args []node) (Collection, error) {
 	if err := e.step(len(in) * len(other) / 8); err != nil {
 		return nil, err
 	}
-	for _, v := range other {
-		if !containsValue(in, v) {
+	if reverse {
+		in, other = other, in
+	}
+	for _, v := range in {
+		if !containsValue(other, v) {
 			return falseColl, nil
 		}
 	}

@@ -33,11 +33,6 @@ func (p *parser) isOp(v string) bool {
 	return t.kind == tOp && t.val == v
 }
 
-func (p *parser) isKeyword(v string) bool {
-	t := p.peek()
-	return t.kind == tIdent && !t.quoted && t.val == v
-}
-
 func (p *parser) expect(v string) error {
 	t := p.next()
 	if t.kind != tOp || t.val != v {

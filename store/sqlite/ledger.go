@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/fhirseal/fhirseal/fhir"
@@ -295,8 +294,3 @@ func (s *Store) checkpoint(ctx context.Context) error {
 }
 
 var _ store.Store = (*Store)(nil)
-
-// isConstraint reports whether err is a constraint or trigger refusal.
-func isConstraint(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "append-only")
-}

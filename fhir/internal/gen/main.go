@@ -174,7 +174,6 @@ type genType struct {
 type generator struct {
 	types       []genType
 	elements    []genElement
-	constraints []string // key of each constraint, see constraintKey
 	consIndex   map[string]int
 	consData    [][4]string
 	bindings    []genBinding

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"runtime"
 	"testing"
 
 	"github.com/fhirseal/fhirseal/fhir"
@@ -40,6 +41,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	b.SetBytes(size)
 	b.ReportAllocs()
 	b.ResetTimer()
+	startMallocs := mallocs()
 	for i := 0; i < b.N; i++ {
 		for _, d := range docs {
 			n, out := fhir.Parse(d, fhir.Limits{})
@@ -49,7 +51,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			_ = fhir.Marshal(n)
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(docs)), "ns/resource")
+	reportPerResource(b, len(docs), mallocs()-startMallocs)
 }
 
 // BenchmarkEncodingJSON is the baseline: encoding/json into map[string]any
@@ -59,6 +61,7 @@ func BenchmarkEncodingJSON(b *testing.B) {
 	b.SetBytes(size)
 	b.ReportAllocs()
 	b.ResetTimer()
+	startMallocs := mallocs()
 	for i := 0; i < b.N; i++ {
 		for _, d := range docs {
 			dec := json.NewDecoder(bytes.NewReader(d))
@@ -72,5 +75,19 @@ func BenchmarkEncodingJSON(b *testing.B) {
 			}
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(docs)), "ns/resource")
+	reportPerResource(b, len(docs), mallocs()-startMallocs)
+}
+
+func mallocs() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs
+}
+
+// reportPerResource adds the time and allocations per resource of the
+// corpus (the op is the whole corpus).
+func reportPerResource(b *testing.B, docs int, allocs uint64) {
+	n := float64(b.N * docs)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/resource")
+	b.ReportMetric(float64(allocs)/n, "allocs/resource")
 }

@@ -24,8 +24,15 @@
 // primitive formats (the spec's regular expressions, plus real calendar
 // dates), required bindings that the package's value sets enumerate, empty
 // strings, objects and arrays, null, choice types given twice, contained
-// resources (dom-2 to dom-5), and narrative safety (allowed XHTML elements
-// and attributes only, no scripts or event handlers, no external images).
+// resources (dom-2 to dom-5), narrative safety (allowed XHTML elements
+// and attributes only, no scripts or event handlers, no external images),
+// and the rules the specification states in prose (rules.go): Bundle
+// fullUrls, link relations, search result entries and references between
+// entries; Attachment sizes; absolute Coding systems; core extensions'
+// value types (their contexts as warnings); SearchParameters against the
+// parameters they derive from; CapabilityStatement search parameter types;
+// profile element paths. Extensions the package does not define are
+// accepted, as servers must (https://hl7.org/fhir/R4/extensibility.html).
 // FHIRPath invariants are evaluated by fhir/fhirpath (CheckInvariants),
 // which imports this package.
 //

@@ -1,9 +1,10 @@
 package fhir
 
 import (
-	"encoding/base64"
+	"bytes"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"math/big"
 	"regexp"
 	"strings"
@@ -103,13 +104,7 @@ func checkFormat(typ, s string) string {
 		}
 		return ""
 	case "base64Binary":
-		clean := strings.Map(func(r rune) rune {
-			if unicode.IsSpace(r) {
-				return -1
-			}
-			return r
-		}, s)
-		if _, err := base64.StdEncoding.DecodeString(clean); err != nil {
+		if !validBase64(s) {
 			return fmt.Sprintf("the value %q is not valid base64", abbreviate(s))
 		}
 		return ""
@@ -128,6 +123,45 @@ func checkFormat(typ, s string) string {
 		return fmt.Sprintf("the value %q is not a valid %s", abbreviate(s), typ)
 	}
 	return ""
+}
+
+// validBase64 reports whether s is standard, padded base64 once white
+// space is ignored (what base64.StdEncoding.DecodeString accepts after
+// removing it), without decoding or copying.
+func validBase64(s string) bool {
+	n, pad := 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+			continue
+		case c >= 0x80:
+			// Unicode white space is ignored too; anything else is invalid.
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if !unicode.IsSpace(r) {
+				return false
+			}
+			i += size - 1
+			continue
+		case c == '=':
+			pad++
+			if pad > 2 {
+				return false
+			}
+		case pad > 0:
+			return false // data after padding
+		case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/':
+		default:
+			return false
+		}
+		n++
+	}
+	if n%4 != 0 {
+		return false
+	}
+	// The last quantum's unused bits are not checked, as
+	// base64.StdEncoding (non-strict) does not check them either.
+	return pad == 0 || n >= 4
 }
 
 func abbreviate(s string) string {
@@ -150,6 +184,24 @@ func looksLikeHTML(s string) bool {
 		}
 	}
 	return false
+}
+
+// htmlTagStart returns the position of the first '<' that starts what
+// looks like an HTML tag, comment or declaration ("<b", "</", "<!"), or
+// -1. FHIR markdown is rendered to HTML by clients, which may or may not
+// escape HTML in it (https://hl7.org/fhir/R4/datatypes.html#markdown);
+// R4's own definitions carry some, so it is worth a warning only.
+func htmlTagStart(s string) int {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] != '<' {
+			continue
+		}
+		c := s[i+1]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '/' || c == '!' || c == '?' {
+			return i
+		}
+	}
+	return -1
 }
 
 // Narrative XHTML is limited to basic formatting (txt-1, txt-2;
@@ -186,23 +238,27 @@ func checkXHTML(s string) []string {
 	d.Strict = true
 	// Only XML's own entities are allowed; HTML's (&reg;, &nbsp;) are not
 	// part of XHTML narrative (https://hl7.org/fhir/R4/narrative.html#xhtml).
-	depth, text := 0, false
+	// RawToken skips namespace translation and end-tag matching, which
+	// cost allocations per token; both are done here instead.
+	var open []xml.Name
+	text := false
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err != nil {
-			if err.Error() == "EOF" {
+			if err == io.EOF {
+				if len(open) > 0 {
+					return append(probs, "the narrative is not well-formed XHTML: unexpected end of the text")
+				}
 				break
 			}
 			return append(probs, "the narrative is not well-formed XHTML: "+err.Error())
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			if depth == 0 {
-				if t.Name.Local != "div" || t.Name.Space != "http://www.w3.org/1999/xhtml" {
-					probs = append(probs, "the narrative must be a <div> in the XHTML namespace")
-				}
+			if len(open) == 0 && (t.Name.Local != "div" || namespaceOf(t) != "http://www.w3.org/1999/xhtml") {
+				probs = append(probs, "the narrative must be a <div> in the XHTML namespace")
 			}
-			depth++
+			open = append(open, t.Name)
 			if !xhtmlElements[t.Name.Local] {
 				probs = append(probs, fmt.Sprintf("invalid element name in the XHTML (%q)", t.Name.Local))
 			}
@@ -212,8 +268,11 @@ func checkXHTML(s string) []string {
 					probs = append(probs, fmt.Sprintf("invalid attribute name in the XHTML (%q on %s)", a.Name.Local, t.Name.Local))
 					continue
 				}
+				if name != "href" && name != "src" {
+					continue
+				}
 				v := strings.ToLower(strings.TrimSpace(a.Value))
-				if (name == "href" || name == "src") && strings.HasPrefix(v, "javascript:") {
+				if strings.HasPrefix(v, "javascript:") {
 					probs = append(probs, fmt.Sprintf("script URLs are not allowed in the XHTML (%s)", name))
 				}
 				if name == "src" && isExternalURL(v) {
@@ -221,9 +280,12 @@ func checkXHTML(s string) []string {
 				}
 			}
 		case xml.EndElement:
-			depth--
+			if len(open) == 0 || open[len(open)-1] != t.Name {
+				return append(probs, fmt.Sprintf("the narrative is not well-formed XHTML: unexpected end element </%s>", t.Name.Local))
+			}
+			open = open[:len(open)-1]
 		case xml.CharData:
-			if len(strings.TrimSpace(string(t))) > 0 {
+			if !text && len(bytes.TrimSpace(t)) > 0 {
 				text = true
 			}
 		case xml.ProcInst, xml.Directive:
@@ -234,6 +296,18 @@ func checkXHTML(s string) []string {
 		probs = append(probs, "the narrative must have some non-whitespace content (txt-2)")
 	}
 	return probs
+}
+
+// namespaceOf returns the namespace an element's own attributes declare
+// for its name (xmlns or xmlns:prefix), or "".
+func namespaceOf(t xml.StartElement) string {
+	for _, a := range t.Attr {
+		if t.Name.Space == "" && a.Name.Space == "" && a.Name.Local == "xmlns" ||
+			t.Name.Space != "" && a.Name.Space == "xmlns" && a.Name.Local == t.Name.Space {
+			return a.Value
+		}
+	}
+	return ""
 }
 
 // isExternalURL reports whether a narrative src points outside the

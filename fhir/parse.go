@@ -95,16 +95,37 @@ type parser struct {
 	lim   Limits
 	out   *Outcome
 	fatal bool
+	root  string // the resource type at the top, once known
+	// overflow records the notes added once MaxIssues was reached: 1 for
+	// the warning, 2 for the error.
+	overflow uint8
 }
 
 func (p *parser) issue(sev, code string, path *elemPath, format string, args ...any) {
+	if len(p.out.Issues) < p.lim.MaxIssues {
+		p.out.Add(sev, code, path.String(), format, args...)
+		return
+	}
+	p.issueAt(sev, code, "", format, args...)
+}
+
+// issueAt is issue with the path given as text.
+func (p *parser) issueAt(sev, code, expr string, format string, args ...any) {
 	if len(p.out.Issues) >= p.lim.MaxIssues {
-		if len(p.out.Issues) == p.lim.MaxIssues {
-			p.out.Add(Error, "too-costly", "", "too many issues; the rest are not listed")
+		// Past the limit one note says that issues were left out, and one
+		// error that errors were: a flood of warnings must not make the
+		// resource invalid, nor a flood of warnings hide an error.
+		if p.overflow&1 == 0 {
+			p.overflow |= 1
+			p.out.Add(Warning, "too-costly", "", "too many issues; the rest are not listed")
+		}
+		if (sev == Error || sev == Fatal) && p.overflow&2 == 0 {
+			p.overflow |= 2
+			p.out.Add(Error, "too-costly", "", "too many issues; further errors are not listed")
 		}
 		return
 	}
-	p.out.Add(sev, code, path.String(), format, args...)
+	p.out.Add(sev, code, expr, format, args...)
 }
 
 // syntax records a fatal JSON syntax error and stops parsing.
@@ -114,17 +135,40 @@ func (p *parser) syntax(err error, what string) {
 	}
 	p.fatal = true
 	msg := what
+	expr := ""
 	if err != nil && err != io.EOF {
 		var se *jsontext.SyntacticError
 		if errors.As(err, &se) {
 			msg = fmt.Sprintf("invalid JSON at byte %d: %s", se.ByteOffset, strings.TrimPrefix(se.Err.Error(), "jsontext: "))
+			expr = pointerPath(p.root, se.JSONPointer)
 		} else {
 			msg = "invalid JSON: " + strings.TrimPrefix(err.Error(), "jsontext: ")
 		}
 	} else if err == io.EOF {
 		msg = "unexpected end of JSON input"
 	}
-	p.out.Issues = append(p.out.Issues, Issue{Severity: Fatal, Code: "structure", Diagnostics: msg})
+	p.out.Issues = append(p.out.Issues, Issue{Severity: Fatal, Code: "structure", Diagnostics: msg, Expression: expr})
+}
+
+// pointerPath turns the JSON Pointer of a syntax error into the FHIRPath
+// of the element it is in, as far as it can tell: "/name/0/given" in a
+// Patient is Patient.name[0].given. It returns "" before the resource type
+// is known.
+func pointerPath(root string, ptr jsontext.Pointer) string {
+	if root == "" {
+		return ""
+	}
+	b := []byte(root)
+	for tok := range ptr.Tokens() {
+		if i, err := strconv.Atoi(tok); err == nil && i >= 0 && len(b) > 0 && b[len(b)-1] != ']' {
+			b = append(b, '[')
+			b = strconv.AppendInt(b, int64(i), 10)
+			b = append(b, ']')
+			continue
+		}
+		b = AppendPathStep(b, strings.TrimPrefix(tok, "_"), "", -1)
+	}
+	return string(b)
 }
 
 func (p *parser) read() (jsontext.Token, bool) {
@@ -325,12 +369,14 @@ func (p *parser) resourceBody(typ string, path *elemPath, rdepth int, skipType b
 	}
 	if path == nil {
 		path = &elemPath{name: typ, index: -1}
+		p.root = typ
 	}
 	n := &Node{Type: typ, Elem: &specElements[t.Root]}
 	p.members(n, path, rdepth, skipType)
 	if n.Field("contained") != nil {
 		p.checkContained(n, path.String())
 	}
+	p.checkResource(n, path)
 	return n
 }
 
@@ -360,7 +406,7 @@ func (p *parser) members(n *Node, path *elemPath, rdepth int, skipResourceType b
 			continue
 		}
 		if name == "fhir_comments" {
-			p.issue(Warning, "structure", path, "fhir_comments are not part of R4 JSON and were dropped")
+			p.issue(Error, "structure", &elemPath{parent: path, name: name, index: -1}, "unrecognized property %q: fhir_comments are not part of JSON since FHIR STU3", name)
 			p.skip()
 			continue
 		}
@@ -520,8 +566,10 @@ func (p *parser) item(n *Node, f *Field, e *Element, typ string, path *elemPath,
 			return
 		}
 		p.read()
-		tdef := Type(typ)
-		pr := &Node{Type: typ, Elem: &specElements[tdef.Root]}
+		// The element's definition (a primitive element has no inline
+		// children, so its members are those of the type) gives the
+		// extensions their context.
+		pr := &Node{Type: typ, Elem: e}
 		p.members(pr, path, rdepth, false)
 		v.Fields = pr.Fields
 		return
@@ -580,6 +628,10 @@ func (p *parser) item(n *Node, f *Field, e *Element, typ string, path *elemPath,
 		}
 		if e.Binding != 0 {
 			p.checkBinding(v, e.BindingOf(), typ, path)
+		}
+		p.checkDatatype(v, typ, path)
+		if typ == "Extension" {
+			p.checkExtension(n, v, path)
 		}
 		setAt(f, idx, v)
 	}
@@ -719,6 +771,11 @@ func (p *parser) primitive(v *Node, typ string, tok jsontext.Token, path *elemPa
 	if msg := checkFormat(typ, v.Value); msg != "" {
 		p.issue(Error, "value", path, "%s", msg)
 	}
+	if typ == "markdown" {
+		if i := htmlTagStart(v.Value); i >= 0 {
+			p.issue(Warning, "value", path, "the markdown contains what looks like an HTML tag (%q), which clients may show as markup", abbreviate(v.Value[i:]))
+		}
+	}
 }
 
 // elemPath is the FHIRPath of the element being parsed, kept as a chain of
@@ -734,16 +791,16 @@ func (p *elemPath) String() string {
 	if p == nil {
 		return ""
 	}
-	var parts []*elemPath
-	for q := p; q != nil; q = q.parent {
-		parts = append(parts, q)
+	return string(p.appendTo(make([]byte, 0, 64)))
+}
+
+// appendTo appends the path to b, outermost step first. It keeps no
+// pointer to the chain, so paths built on the stack stay there.
+func (p *elemPath) appendTo(b []byte) []byte {
+	if p.parent != nil {
+		b = p.parent.appendTo(b)
 	}
-	var b []byte
-	for i := len(parts) - 1; i >= 0; i-- {
-		q := parts[i]
-		b = AppendPathStep(b, q.name, q.typ, q.index)
-	}
-	return string(b)
+	return AppendPathStep(b, p.name, p.typ, p.index)
 }
 
 // AppendPathStep appends one step of an element's FHIRPath to b: ".name",

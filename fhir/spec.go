@@ -67,6 +67,13 @@ type Binding struct {
 // SystemCode is a code with the system that defines it.
 type SystemCode struct{ System, Code string }
 
+// ExtensionDef is one of the extensions the R4 specification defines.
+type ExtensionDef struct {
+	URL      string
+	Contexts []string // element contexts: a type ("Element", "HumanName") or an element path ("HumanName.family")
+	Types    []string // allowed types of value[x]; nil for a complex extension (no value)
+}
+
 // SearchParam is one R4 SearchParameter.
 type SearchParam struct {
 	URL         string
@@ -189,6 +196,17 @@ func (b *Binding) Contains(system, code string) bool {
 
 // ConstraintAt returns the constraint with the given index.
 func ConstraintAt(i int32) *Constraint { return &specConstraints[i] }
+
+// Extension returns the core extension definition with the canonical URL
+// (a "|version" suffix is ignored), or nil.
+func Extension(url string) *ExtensionDef {
+	url, _, _ = strings.Cut(url, "|")
+	i := sort.Search(len(specExtensions), func(i int) bool { return specExtensions[i].URL >= url })
+	if i < len(specExtensions) && specExtensions[i].URL == url {
+		return &specExtensions[i]
+	}
+	return nil
+}
 
 // SearchParams returns all R4 search parameters.
 func SearchParams() []SearchParam { return specSearchParams[:] }

@@ -48,8 +48,11 @@ func (n *Node) Field(name string) *Field {
 }
 
 // Get returns the values of the child element with FHIRPath name name (for
-// a choice element, whatever type was sent).
+// a choice element, whatever type was sent). A nil node has no children.
 func (n *Node) Get(name string) []*Node {
+	if n == nil {
+		return nil
+	}
 	for i := range n.Fields {
 		f := &n.Fields[i]
 		if f.Elem != nil && f.Elem.Name == name {

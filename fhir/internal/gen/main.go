@@ -46,8 +46,12 @@ func main() {
 }
 
 type sdJSON struct {
-	ID             string `json:"id"`
-	URL            string `json:"url"`
+	ID      string `json:"id"`
+	URL     string `json:"url"`
+	Context []struct {
+		Type       string `json:"type"`
+		Expression string `json:"expression"`
+	} `json:"context"`
 	Kind           string `json:"kind"`
 	Abstract       bool   `json:"abstract"`
 	Type           string `json:"type"`
@@ -182,6 +186,15 @@ type generator struct {
 	valueSets   map[string]*valueSetJSON
 	params      []searchParamJSON
 	comparts    []compartmentJSON
+	extensions  []genExtension
+}
+
+// genExtension is a core extension definition: where it may be used and
+// what value it takes.
+type genExtension struct {
+	url      string
+	contexts []string // element contexts (StructureDefinition.context.expression)
+	types    []string // types of Extension.value[x]; nil for a complex extension
 }
 
 type genBinding struct {
@@ -224,6 +237,10 @@ func load(dir string) (*generator, error) {
 			if sd.Kind == "logical" {
 				continue
 			}
+			if sd.Type == "Extension" && sd.Derivation == "constraint" {
+				g.addExtension(sd)
+				continue
+			}
 			if sd.Derivation == "specialization" || sd.BaseDefinition == "" {
 				sds = append(sds, sd)
 			}
@@ -262,9 +279,40 @@ func load(dir string) (*generator, error) {
 			return nil, fmt.Errorf("%s: %w", sd.ID, err)
 		}
 	}
+	sort.Slice(g.extensions, func(i, j int) bool { return g.extensions[i].url < g.extensions[j].url })
 	sort.Slice(g.params, func(i, j int) bool { return g.params[i].URL < g.params[j].URL })
 	sort.Slice(g.comparts, func(i, j int) bool { return g.comparts[i].Code < g.comparts[j].Code })
 	return g, nil
+}
+
+// addExtension records a core extension definition. Only element
+// contexts are kept (R4's core extensions use no other kind).
+func (g *generator) addExtension(sd *sdJSON) {
+	x := genExtension{url: sd.URL}
+	for _, c := range sd.Context {
+		if c.Type == "element" {
+			x.contexts = append(x.contexts, c.Expression)
+		}
+	}
+	for _, ej := range sd.Snapshot.Element {
+		if ej.Path != "Extension.value[x]" || ej.Max == "0" {
+			continue
+		}
+		for _, t := range ej.Type {
+			x.types = append(x.types, t.Code)
+		}
+	}
+	g.extensions = append(g.extensions, x)
+}
+
+// constraintErrata corrects R4 invariants whose published expression
+// contradicts their own human text. Each entry holds the published
+// expression, so a changed definition is not silently overridden, and the
+// correction, as later FHIR versions publish it.
+var constraintErrata = map[string][2]string{
+	// "If there are more than one enableWhen, enableBehavior must be
+	// specified": R4 wrote "> 2"; R4B and R5 write "> 1".
+	"que-12": {"enableWhen.count() > 2 implies enableBehavior.exists()", "enableWhen.count() > 1 implies enableBehavior.exists()"},
 }
 
 func lastSegment(s string) string {
@@ -384,6 +432,9 @@ func parseMax(s string) int {
 }
 
 func (g *generator) constraint(key, sev, human, expr string) int {
+	if fix, ok := constraintErrata[key]; ok && fix[0] == expr {
+		expr = fix[1]
+	}
 	k := key + "\x00" + sev + "\x00" + human + "\x00" + expr
 	if i, ok := g.consIndex[k]; ok {
 		return i
@@ -610,6 +661,10 @@ func (g *generator) emit() ([]byte, error) {
 			b.WriteString(", MultipleAnd: true")
 		}
 		b.WriteString("},\n")
+	}
+	b.WriteString("}\n\nvar specExtensions = [...]ExtensionDef{\n")
+	for _, x := range g.extensions {
+		fmt.Fprintf(&b, "{URL: %q, Contexts: %s, Types: %s},\n", x.url, strs(x.contexts), strs(x.types))
 	}
 	b.WriteString("}\n\nvar specCompartments = [...]Compartment{\n")
 	for _, c := range g.comparts {

@@ -9,7 +9,9 @@ import (
 )
 
 // dates gives dateTimes that have a time but no UTC offset the offset of
-// the source's time zone at that local time, and writes instants in UTC.
+// the source's time zone at that local time, and writes instants in UTC
+// when the profile asks for it (source profiles do unless they say
+// utc_instants: false; the default profile does not, see Default).
 //
 // The digits of the value are kept: only the offset is added, and an
 // instant keeps its fraction of a second exactly as sent. Around a daylight
@@ -31,6 +33,9 @@ func (r *run) dates(res *fhir.Node) {
 				n.Value = v
 			}
 		case "instant":
+			if !r.p.utcInstants {
+				return
+			}
 			if v, ok := instantUTC(n.Value); ok {
 				r.record(p.String(), n.Value, v, RuleInstantUTC)
 				n.Value = v

@@ -252,7 +252,7 @@ func (d *dialect) primitive(n *fhir.Node, p path) {
 		}
 		return
 	case "instant":
-		if !strings.HasSuffix(n.Value, "Z") || !d.coin(60) {
+		if !d.p.utcInstants || !strings.HasSuffix(n.Value, "Z") || !d.coin(60) {
 			return
 		}
 		t, err := time.Parse(time.RFC3339Nano, n.Value)

@@ -24,7 +24,32 @@
 //     Identifier.type from v2-0203 when the profile gives the type;
 //  7. references: makes absolute references to the source's own base local;
 //  8. dates: gives local dateTimes the source's UTC offset and writes
-//     instants in UTC.
+//     instants in UTC (source profiles only; see Default for why the
+//     default profile keeps instants as sent).
+//
+// # Profiles
+//
+// A profile file has these keys, all optional but client_id:
+//
+//	client_id         the token client_id it applies to
+//	name              a human-readable name
+//	source            the URI recorded in meta.source and Provenance.agent
+//	                  (default base_url, else urn:fhirseal:source:<client_id>)
+//	base_url          the source's own FHIR base: references to it are made local
+//	time_zone         IANA zone of dateTimes sent without an offset
+//	inherit_defaults  build on the default profile's aliases (true)
+//	fold_case         fix the case of codes with a required binding (true)
+//	utc_instants      write instants in UTC (true)
+//	code_systems      alias: canonical URI
+//	identifiers       list of {system, aliases, type (v2-0203)}
+//	units             aliases (spelling: UCUM), infer_from_display, convert
+//	                  (list of {from, to, factor, display, elements})
+//	extensions        allow and deny lists of URL prefixes
+//	values            element path (as the R4 definitions write it): {from: to}
+//
+// Profile.Parse reads and normalises one resource; Profile.ParseBundle
+// normalises each entry of a batch or transaction Bundle on its own, so
+// that each entry's changes read as if the resource had been sent alone.
 //
 // # Guarantees
 //

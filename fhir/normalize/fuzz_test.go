@@ -83,3 +83,33 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseBundle feeds arbitrary bytes to ParseBundle with each example
+// profile: no panic, one result per Bundle entry, and every entry that
+// changed keeps its received form.
+func FuzzParseBundle(f *testing.F) {
+	f.Add([]byte(`{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"https://ehr.acme.example/fhir/Patient/1","resource":{"resourceType":"Patient","gender":"M","identifier":[{"system":"urn:acme:mrn","value":"1"}]},"request":{"method":"POST","url":"Patient"}},{"request":{"method":"DELETE","url":"Patient/2"}}]}`))
+	f.Add([]byte(`{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Observation","status":"FINAL","code":{"coding":[{"system":"LN","code":"1"}]},"effectiveDateTime":"2024-01-15T08:30:00"},"request":{"method":"POST","url":"Observation"}}]}`))
+	f.Add([]byte(`{"resourceType":"Patient","gender":"M"}`))
+	ps, err := LoadProfiles("testdata/profiles")
+	if err != nil {
+		f.Fatal(err)
+	}
+	profiles := []*Profile{Default(), ps["acme-ehr"], ps["northwind-clinic"], ps["harbour-health"]}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, p := range profiles {
+			b, entries, _ := p.ParseBundle(data, fhir.Limits{MaxBytes: 1 << 16})
+			if b == nil || b.Type != "Bundle" {
+				continue
+			}
+			if len(entries) != len(b.Get("entry")) {
+				t.Fatalf("ParseBundle(%s): %d results for %d entries", data, len(entries), len(b.Get("entry")))
+			}
+			for i, e := range entries {
+				if (len(e.Changes) > 0) != (e.Received != nil) {
+					t.Fatalf("ParseBundle(%s) entry %d: %d changes, received form kept: %v", data, i, len(e.Changes), e.Received != nil)
+				}
+			}
+		}
+	})
+}

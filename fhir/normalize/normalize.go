@@ -77,17 +77,70 @@ func (p *Profile) Normalize(res *fhir.Node) ([]Change, error) {
 // unknown elements, which the parser leaves out of the tree). The tree is
 // nil only when the input could not be read as a resource at all.
 func (p *Profile) Parse(data []byte, lim fhir.Limits) (*fhir.Node, []Change, *fhir.Outcome) {
+	var changes []Change
+	n, out := p.parse(data, lim, func(n *fhir.Node) bool {
+		changes, _ = p.Normalize(n)
+		return len(changes) > 0
+	})
+	return n, changes, out
+}
+
+// Entry is what normalising the resource of one Bundle entry did.
+type Entry struct {
+	// Received is the resource as received, serialised by fhir.Marshal
+	// (nil when nothing changed, or the entry has no resource).
+	Received []byte
+	// Changes are the edits made; their paths start at the resource's
+	// type ("Observation.code..."), as if it had been sent alone.
+	Changes []Change
+}
+
+// ParseBundle is Parse for a batch or transaction Bundle: the resource of
+// each entry is normalised on its own, exactly as Parse would normalise it
+// sent alone, and entries[i] says what was done to Bundle.entry[i]. The
+// Bundle's own elements are left as they are.
+func (p *Profile) ParseBundle(data []byte, lim fhir.Limits) (*fhir.Node, []Entry, *fhir.Outcome) {
+	var entries []Entry
+	n, out := p.parse(data, lim, func(b *fhir.Node) bool {
+		if b.Type != "Bundle" {
+			return false
+		}
+		changed := false
+		entries = make([]Entry, len(b.Get("entry")))
+		for i, e := range b.Get("entry") {
+			f := e.Field("resource")
+			if f == nil || len(f.Nodes) != 1 || !f.Nodes[0].IsResource() {
+				continue
+			}
+			// The entry's resource is normalised in place; a copy keeps the
+			// received form for the Provenance, kept only when it differs.
+			orig := f.Nodes[0].Clone()
+			cs, _ := p.Normalize(f.Nodes[0])
+			if len(cs) > 0 {
+				entries[i] = Entry{Received: fhir.Marshal(orig), Changes: cs}
+				changed = true
+			}
+		}
+		return changed
+	})
+	return n, entries, out
+}
+
+// parse reads data, applies normalize to the tree (which reports whether
+// it changed anything) and, when the input had errors and something
+// changed, validates the result again (see Parse).
+func (p *Profile) parse(data []byte, lim fhir.Limits, normalize func(*fhir.Node) bool) (*fhir.Node, *fhir.Outcome) {
 	n, out := fhir.Parse(data, lim)
 	if n == nil {
-		return nil, nil, out
+		return nil, out
 	}
-	changes, _ := p.Normalize(n)
-	if !out.HasErrors() || len(changes) == 0 {
-		return n, changes, out
+	changed := normalize(n)
+	if !out.HasErrors() || !changed {
+		return n, out
 	}
 	n2, out2 := fhir.Parse(fhir.Marshal(n), lim)
 	if n2 == nil {
-		return n, changes, out
+		return n, out
 	}
 	if truncated(out) {
 		// Some issues of the input were not listed; list them all so that
@@ -108,7 +161,7 @@ func (p *Profile) Parse(data []byte, lim fhir.Limits) (*fhir.Node, []Change, *fh
 		}
 		merged.Issues = append(merged.Issues, is)
 	}
-	return n2, changes, merged
+	return n2, merged
 }
 
 // Normalizer picks the profile of the client that sent a resource.
@@ -120,6 +173,12 @@ type Normalizer struct {
 // client_id as LoadProfiles returns them.
 func NewNormalizer(profiles map[string]*Profile) *Normalizer {
 	return &Normalizer{profiles: profiles}
+}
+
+// Lookup returns the profile of clientID, if there is one.
+func (z *Normalizer) Lookup(clientID string) (*Profile, bool) {
+	p, ok := z.profiles[clientID]
+	return p, ok
 }
 
 // Profile returns the profile of clientID, or the default profile when the

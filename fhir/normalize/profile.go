@@ -37,6 +37,7 @@ type Profile struct {
 	extDeny     []string
 	values      map[string]map[string]string // element path -> from -> to
 	foldCase    bool
+	utcInstants bool
 }
 
 // ClientID returns the client_id the profile applies to ("" for the
@@ -54,9 +55,22 @@ const DefaultSource = "urn:fhirseal:source:default"
 // Default returns the built-in profile: the code system aliases (OIDs,
 // names and old URIs of LOINC, SNOMED CT, RxNorm, ICD-10(-CM), ICD-9-CM,
 // CPT, CVX, NDC, UCUM, NUCC and of every code system in the R4 package),
-// the unit spellings, UTC instants and case folding of codes with a
-// required binding. It has no time zone, base URL, identifier rules or
-// extension lists, because those depend on the source.
+// the unit spellings and case folding of codes with a required binding.
+// It has no time zone, base URL, identifier rules or extension lists,
+// because those depend on the source.
+//
+// It applies to every write from a client without a profile of its own,
+// so it holds only rewrites that make data findable: a code under an OID
+// or a unit spelled "mg/dl" is invisible to a search by its canonical name.
+// It leaves instants as they were sent. An instant that carries an offset
+// already names one moment exactly, and searches compare moments, not
+// text, so writing it in UTC would make nothing findable; it would drop
+// the sender's offset (the local clock of the device or lab that recorded
+// it) from the stored resource, change what clients read back from what
+// they wrote (about one in ten of the official R4 examples has such an
+// instant), and give each of those writes a Provenance of its own. Source
+// profiles, which an operator writes for one sending system, do write
+// instants in UTC unless they say utc_instants: false.
 func Default() *Profile { return defaultProfile() }
 
 var defaultProfile = sync.OnceValue(func() *Profile {
@@ -355,7 +369,7 @@ func validClientID(s string) bool {
 // profile decodes the top-level mapping.
 func (d *decoder) profile(n *yaml.Node) *Profile {
 	def := Default()
-	p := &Profile{foldCase: true}
+	p := &Profile{foldCase: true, utcInstants: true}
 	inherit := true
 	var ownSystems [][3]any // alias, canonical, node
 	var ownUnits [][3]any
@@ -410,6 +424,8 @@ func (d *decoder) profile(n *yaml.Node) *Profile {
 			inherit = d.boolean(v, key)
 		case "fold_case":
 			p.foldCase = d.boolean(v, key)
+		case "utc_instants":
+			p.utcInstants = d.boolean(v, key)
 		case "code_systems":
 			d.mapping(v, key, func(alias string, k, cv *yaml.Node) {
 				f := key + "." + alias

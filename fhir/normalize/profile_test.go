@@ -55,6 +55,7 @@ func TestParseProfileErrors(t *testing.T) {
 		{"bad-unit", "client_id: a\nunits:\n  aliases:\n    mgs: milligrams\n", "test.yaml:4: units.aliases.mgs: \"milligrams\" is not a valid UCUM code"},
 		{"unit-chain", "client_id: a\nunits:\n  aliases:\n    x: ml\n", "units.aliases.x: \"ml\" is itself an alias of \"mL\""},
 		{"units-unknown", "client_id: a\nunits:\n  infer: true\n", "test.yaml:3: units.infer: unknown key"},
+		{"utc-not-bool", "client_id: a\nutc_instants: sometimes\n", "test.yaml:2: utc_instants: must be true or false"},
 		{"infer-not-bool", "client_id: a\nunits:\n  infer_from_display: yes please\n", "units.infer_from_display: must be true or false"},
 		{"convert-factor", "client_id: a\nunits:\n  convert:\n    - {from: \"[lb_av]\", to: kg, factor: 1e3}\n", "units.convert[0].factor: \"1e3\" is not a positive decimal number"},
 		{"convert-missing", "client_id: a\nunits:\n  convert:\n    - {from: \"[lb_av]\", factor: \"2\"}\n", "units.convert[0].to: is required"},

@@ -55,6 +55,16 @@ func SetSource(res *fhir.Node, sourceURI, requestID string) {
 // The result passes fhir.Parse without errors. res must have a type and an
 // id; source must be an absolute URI.
 func ProvenanceFor(res *fhir.Node, received []byte, changes []Change, source string, recorded time.Time) ([]byte, error) {
+	n, err := Provenance(res, received, changes, source, recorded)
+	if err != nil {
+		return nil, err
+	}
+	return fhir.Marshal(n), nil
+}
+
+// Provenance is ProvenanceFor returning the parsed tree, ready to be
+// stored (it has no id).
+func Provenance(res *fhir.Node, received []byte, changes []Change, source string, recorded time.Time) (*fhir.Node, error) {
 	if res == nil || !res.IsResource() {
 		return nil, ErrNotResource
 	}
@@ -110,7 +120,7 @@ func ProvenanceFor(res *fhir.Node, received []byte, changes []Change, source str
 	if n == nil || out.HasErrors() {
 		return nil, fmt.Errorf("normalize: the Provenance does not validate: %s", out)
 	}
-	return fhir.Marshal(n), nil
+	return n, nil
 }
 
 type provenance struct {

@@ -272,6 +272,7 @@ func TestReferences(t *testing.T) {
 
 func TestDates(t *testing.T) {
 	const chicago = "time_zone: America/Chicago\n"
+	const source = "name: a source profile with no rules of its own\n"
 	obs := func(eff, issued string) string {
 		s := `{"resourceType":"Observation","status":"final","code":{"text":"x"}`
 		if eff != "" {
@@ -292,15 +293,18 @@ func TestDates(t *testing.T) {
 		{"offset-kept", chicago, obs("2024-01-15T08:30:00+01:00", ""), "", nil},
 		{"date-only", chicago, obs("2024-01-15", ""), "", nil},
 		{"no-zone", "", obs("2024-01-15T08:30:00", ""), "", nil},
-		{"instant-utc", "", obs("", "2015-02-07T13:28:17.239+02:00"), obs("", "2015-02-07T11:28:17.239Z"),
+		{"instant-utc", source, obs("", "2015-02-07T13:28:17.239+02:00"), obs("", "2015-02-07T11:28:17.239Z"),
 			[]Change{{"Observation.issued", "2015-02-07T13:28:17.239+02:00", "2015-02-07T11:28:17.239Z", RuleInstantUTC}}},
-		{"instant-precision-kept", "", obs("", "2015-02-07T00:28:17.2390-05:30"), obs("", "2015-02-07T05:58:17.2390Z"),
+		{"instant-precision-kept", source, obs("", "2015-02-07T00:28:17.2390-05:30"), obs("", "2015-02-07T05:58:17.2390Z"),
 			[]Change{{"Observation.issued", "2015-02-07T00:28:17.2390-05:30", "2015-02-07T05:58:17.2390Z", RuleInstantUTC}}},
-		{"instant-day-before", "", obs("", "2015-01-01T01:00:00+10:00"), obs("", "2014-12-31T15:00:00Z"),
+		{"instant-day-before", source, obs("", "2015-01-01T01:00:00+10:00"), obs("", "2014-12-31T15:00:00Z"),
 			[]Change{{"Observation.issued", "2015-01-01T01:00:00+10:00", "2014-12-31T15:00:00Z", RuleInstantUTC}}},
-		{"instant-zero-offset", "", obs("", "2015-01-01T01:00:00+00:00"), obs("", "2015-01-01T01:00:00Z"),
+		{"instant-zero-offset", source, obs("", "2015-01-01T01:00:00+00:00"), obs("", "2015-01-01T01:00:00Z"),
 			[]Change{{"Observation.issued", "2015-01-01T01:00:00+00:00", "2015-01-01T01:00:00Z", RuleInstantUTC}}},
-		{"instant-already-utc", "", obs("", "2015-01-01T01:00:00Z"), "", nil},
+		{"instant-already-utc", source, obs("", "2015-01-01T01:00:00Z"), "", nil},
+		// The default profile, for clients without one, keeps the offset.
+		{"instant-default-kept", "", obs("", "2015-02-07T13:28:17.239+02:00"), "", nil},
+		{"instant-utc-off", "utc_instants: false\n", obs("", "2015-02-07T13:28:17.239+02:00"), "", nil},
 	}
 	runStep(t, "dates", cases)
 }

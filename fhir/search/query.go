@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/fhirseal/fhirseal/fhir"
@@ -12,10 +13,46 @@ import (
 // Criterion is one parsed query parameter: all of its values are ORed, and
 // the criteria of a query are ANDed.
 type Criterion struct {
-	Param    string // parameter code, e.g. "code"; "_id" for the logical id
-	Kind     Kind   // 0 for _id
+	Type     string // the resource type the criterion was parsed for
+	Param    string // parameter code, e.g. "code"; "_id" for the logical id; "_has"; "_compartment"
+	Kind     Kind   // 0 for _id and _compartment
 	Modifier string // "", "not", "text", "exact", "contains", "missing", "below", "above", or a type for references
 	Values   []Value
+
+	// Chain, for a chained parameter (subject:Patient.name=x), holds the
+	// criterion on the referenced resources, one per possible target type;
+	// it has no Values of its own. For reverse chaining
+	// (_has:Observation:patient:code=x) it holds the one criterion on the
+	// referring type, and HasParam names the referring type's reference
+	// parameter.
+	Chain    []*Criterion
+	HasParam string
+}
+
+// Compartment returns the criterion "in the compartment of code/id" (R4
+// compartmentdefinition.html): resources that refer to code/id through one
+// of the parameters the compartment definition lists for their type, and
+// for code's own type the resource code/id itself. Backends compile it like
+// any criterion, so it can also carry an access decision (a patient
+// compartment) into a query.
+func Compartment(code, id string) *Criterion {
+	return &Criterion{Param: "_compartment", Values: []Value{{Type: code, Text: id}}}
+}
+
+// CompartmentParams returns the parameters of typ that place a resource in
+// a compartment of the given code (nil when typ is not in it).
+func CompartmentParams(code, typ string) []string {
+	for _, c := range fhir.Compartments() {
+		if c.Code != code {
+			continue
+		}
+		for _, r := range c.Resources {
+			if r.Type == typ {
+				return r.Params
+			}
+		}
+	}
+	return nil
 }
 
 // Value is one alternative of a criterion.
@@ -40,6 +77,9 @@ type Value struct {
 
 	// Missing is the :missing value.
 	Missing bool
+
+	// Parts are a composite value's components (code$value), ANDed.
+	Parts []*Criterion
 }
 
 // ErrUnknownParam reports a parameter that does not exist for the type.
@@ -61,11 +101,110 @@ func Param(typ, name string) *fhir.SearchParam {
 
 // Parse turns one query parameter (name with optional ":modifier", and its
 // comma-separated value) into a Criterion for resources of type typ.
+//
+// Chained names (subject:Patient.name, general-practitioner.organization.name)
+// and reverse chains (_has:Observation:patient:code, nested) parse into a
+// Criterion whose Chain holds the criteria on the other resources.
 func Parse(typ, name, raw string) (*Criterion, error) {
-	base, mod, _ := strings.Cut(name, ":")
-	if strings.Contains(base, ".") {
-		return nil, fmt.Errorf("%w: chained parameters (%s)", ErrUnsupported, name)
+	return parse(typ, name, raw, 0)
+}
+
+// maxChain bounds chain and _has depth: each level is a subquery.
+const maxChain = 4
+
+func parse(typ, name, raw string, depth int) (*Criterion, error) {
+	if strings.HasPrefix(name, "_has:") {
+		return parseHas(typ, name, raw, depth)
 	}
+	if head, rest, ok := strings.Cut(name, "."); ok {
+		return parseChain(typ, head, rest, raw, depth)
+	}
+	c, err := parseOne(typ, name, raw)
+	if err != nil {
+		return nil, err
+	}
+	c.Type = typ
+	return c, nil
+}
+
+// parseChain parses head.rest: head is a reference parameter of typ (with
+// an optional :Type modifier), rest is parsed on each target type that has
+// it (R4 search.html#chaining).
+func parseChain(typ, head, rest, raw string, depth int) (*Criterion, error) {
+	if depth >= maxChain {
+		return nil, fmt.Errorf("%w: chains deeper than %d levels", ErrUnsupported, maxChain)
+	}
+	base, mod, _ := strings.Cut(head, ":")
+	p := Param(typ, base)
+	if p == nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownParam, base)
+	}
+	if KindOf(p.Type) != Reference {
+		return nil, fmt.Errorf("%w: %s is not a reference parameter and cannot be chained", ErrUnknownParam, base)
+	}
+	var targets []string
+	switch {
+	case mod != "":
+		if err := checkModifier(Reference, mod, p); err != nil {
+			return nil, err
+		}
+		targets = []string{mod}
+	case len(p.Targets) == 0 || slices.Contains(p.Targets, "Resource"):
+		targets = fhir.ResourceTypes()
+	default:
+		targets = p.Targets
+	}
+	c := &Criterion{Type: typ, Param: base, Kind: Reference, Modifier: mod}
+	for _, t := range targets {
+		inner, err := parse(t, rest, raw, depth+1)
+		if errors.Is(err, ErrUnknownParam) && len(targets) > 1 {
+			continue // this target type does not have the chained parameter
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.Chain = append(c.Chain, inner)
+	}
+	if len(c.Chain) == 0 {
+		return nil, fmt.Errorf("%w: no target of %s has %s", ErrUnknownParam, base, rest)
+	}
+	return c, nil
+}
+
+// parseHas parses _has:Type:param:rest: resources of typ that resources of
+// Type refer to through param, where those match rest (R4
+// search.html#has).
+func parseHas(typ, name, raw string, depth int) (*Criterion, error) {
+	if depth >= maxChain {
+		return nil, fmt.Errorf("%w: _has nested deeper than %d levels", ErrUnsupported, maxChain)
+	}
+	if typ == "" || typ == "Resource" {
+		return nil, fmt.Errorf("%w: _has needs a resource type to search", ErrUnsupported)
+	}
+	parts := strings.SplitN(name, ":", 4)
+	if len(parts) != 4 || parts[3] == "" {
+		return nil, fmt.Errorf("%w: _has takes _has:Type:parameter:parameter (%s)", ErrUnknownParam, name)
+	}
+	src, ref, rest := parts[1], parts[2], parts[3]
+	if !fhir.IsResourceType(src) {
+		return nil, fmt.Errorf("%w: %s is not a resource type", ErrUnknownParam, src)
+	}
+	p := Param(src, ref)
+	if p == nil || KindOf(p.Type) != Reference {
+		return nil, fmt.Errorf("%w: %s is not a reference parameter of %s", ErrUnknownParam, ref, src)
+	}
+	if len(p.Targets) > 0 && !slices.Contains(p.Targets, typ) && !slices.Contains(p.Targets, "Resource") {
+		return nil, fmt.Errorf("%w: %s.%s never refers to %s", ErrUnknownParam, src, ref, typ)
+	}
+	inner, err := parse(src, rest, raw, depth+1)
+	if err != nil {
+		return nil, err
+	}
+	return &Criterion{Type: typ, Param: "_has", Kind: Reference, HasParam: ref, Chain: []*Criterion{inner}}, nil
+}
+
+func parseOne(typ, name, raw string) (*Criterion, error) {
+	base, mod, _ := strings.Cut(name, ":")
 	if base == "_id" {
 		if mod != "" && mod != "not" && mod != "missing" {
 			return nil, fmt.Errorf("%w: _id:%s", ErrUnsupported, mod)
@@ -80,9 +219,17 @@ func Parse(typ, name, raw string) (*Criterion, error) {
 	if p == nil {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownParam, base)
 	}
+	if p.Type == "composite" {
+		return parseComposite(typ, p, mod, raw)
+	}
 	k := KindOf(p.Type)
 	if k == 0 {
 		return nil, fmt.Errorf("%w: %s parameters (%s)", ErrUnsupported, p.Type, base)
+	}
+	if p.Expression == "" {
+		// Nothing is indexed for it (_text, _content, _query and a few
+		// extension-based ones): matching nothing would be a wrong answer.
+		return nil, fmt.Errorf("%w: %s is not indexed", ErrUnsupported, base)
 	}
 	c := &Criterion{Param: base, Kind: k, Modifier: mod}
 	if err := checkModifier(k, mod, p); err != nil {
@@ -273,3 +420,60 @@ var (
 	MinDate = int64(math.MinInt64)
 	MaxDate = int64(math.MaxInt64)
 )
+
+// parseComposite parses a composite parameter's value a$b (R4
+// search.html#composite). Only composites whose components all lie on the
+// resource itself (Observation code-value-quantity and its siblings) are
+// evaluated: their components then match together exactly when each
+// matches, so a value becomes the AND of its component criteria. For
+// composites over repeating elements (component-code-value-quantity) the
+// index does not yet keep components of one element together, so they are
+// reported as unsupported rather than answered loosely.
+func parseComposite(typ string, p *fhir.SearchParam, mod, raw string) (*Criterion, error) {
+	if p.Expression != typ || mod != "" {
+		return nil, fmt.Errorf("%w: composite %s", ErrUnsupported, p.Name)
+	}
+	var comps []*fhir.SearchParam
+	for _, sc := range p.Components {
+		cp := fhir.SearchParamByURL(sc.Definition)
+		if cp == nil || Param(typ, cp.Name) != cp {
+			return nil, fmt.Errorf("%w: composite %s", ErrUnsupported, p.Name)
+		}
+		comps = append(comps, cp)
+	}
+	c := &Criterion{Type: typ, Param: p.Name}
+	for _, v := range splitValues(raw) {
+		parts := splitDollar(v)
+		if len(parts) != len(comps) {
+			return nil, fmt.Errorf("%s: %q needs %d components separated by $", p.Name, v, len(comps))
+		}
+		var val Value
+		for i, cp := range comps {
+			// splitValues kept escapes, so the component has no bare comma.
+			pc, err := parseOne(typ, cp.Name, parts[i])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.Name, err)
+			}
+			pc.Type = typ
+			val.Parts = append(val.Parts, pc)
+		}
+		c.Values = append(c.Values, val)
+	}
+	return c, nil
+}
+
+// splitDollar splits a composite value at unescaped "$".
+func splitDollar(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '$':
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}

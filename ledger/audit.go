@@ -124,6 +124,11 @@ const (
 	KindErasureInvalid Kind = "erasure-invalid"
 	// A leaf listed as erased still has its body or key.
 	KindErasureIncomplete Kind = "erasure-incomplete"
+	// A store's pointer to a resource's current version disagrees with the
+	// versions themselves: reads would serve a version other than the
+	// latest sealed one. Audit does not see such pointers; stores that keep
+	// them check them and Add the finding.
+	KindCurrentMismatch Kind = "current-mismatch"
 )
 
 // NodeRef names a tree node in a finding.
@@ -158,6 +163,15 @@ type Report struct {
 
 // OK reports whether the audit found nothing.
 func (r *Report) OK() bool { return len(r.Counts) == 0 }
+
+// Add records a finding made outside Audit, by a store's own checks.
+func (r *Report) Add(f Finding) {
+	if r.Counts == nil {
+		r.Counts = make(map[Kind]int)
+	}
+	r.Counts[f.Kind]++
+	r.Findings = append(r.Findings, f)
+}
 
 // Audit re-checks a whole stored ledger offline: it recomputes every leaf
 // from its version and key, rebuilds the tree from the leaves and compares

@@ -55,6 +55,18 @@ type LeafReader interface {
 	Leaves(ctx context.Context, start, n uint64) ([][]byte, error)
 }
 
+// Opening is what a store keeps to open one version's commitment: the
+// version's leaf index and stored leaf, its key (nil once the version is
+// erased) and the ledger index of the resource's previous version (-1 for
+// none). With a signed checkpoint and an inclusion proof it is everything a
+// VersionProof needs besides the version itself.
+type Opening struct {
+	Index uint64
+	Leaf  []byte
+	Key   []byte
+	Prev  int64
+}
+
 // Writer stores what an Appender produces. A store implements it on its
 // write transaction so that resource versions and their leaves commit or roll
 // back together. Calls arrive in the order PutLeaves, PutNodes, PutHead for

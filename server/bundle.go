@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,7 +9,6 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/fhirseal/fhirseal/fhir"
-	"github.com/fhirseal/fhirseal/fhir/search"
 	"github.com/fhirseal/fhirseal/store"
 )
 
@@ -170,82 +168,6 @@ func (s *Server) historyBundle(versions []store.Version, self, next string) *bun
 	return bw
 }
 
-// searchRequest is a parsed search: the store query plus what was applied
-// and what was not.
-type searchRequest struct {
-	query   store.Query
-	applied url.Values
-	ignored []string
-	summary string
-}
-
-// resultParams are handled by the server around the store query.
-var resultParams = map[string]bool{"_count": true, "_total": true, "_summary": true, "_page": true, "_format": true, "_pretty": true, "_elements": true}
-
-// parseSearch turns query parameters into a store query. Parameters that
-// are not supported are listed in ignored; in strict mode they are an
-// error, because silently dropping a filter would return wrong results.
-func (s *Server) parseSearch(types []string, v url.Values, strict bool) (*searchRequest, error) {
-	sr := &searchRequest{applied: url.Values{}}
-	sr.query.Types = types
-	for name, vals := range v {
-		if resultParams[name] {
-			continue
-		}
-		base, _, _ := strings.Cut(name, ":")
-		if base == "_type" {
-			if len(types) > 0 && types[0] != "" {
-				sr.ignored = append(sr.ignored, name)
-				continue
-			}
-			var ts []string
-			for _, val := range vals {
-				for _, t := range strings.Split(val, ",") {
-					if !fhir.IsResourceType(t) {
-						return nil, badRequest("unknown resource type %q in _type", t)
-					}
-					ts = append(ts, t)
-				}
-				sr.applied.Add(name, val)
-			}
-			sr.query.Types = ts
-			continue
-		}
-		typ := ""
-		if len(types) == 1 {
-			typ = types[0]
-		}
-		if typ == "" {
-			typ = "Resource" // system search: only the common parameters
-		}
-		for _, val := range vals {
-			c, err := search.Parse(typ, name, val)
-			switch {
-			case err == nil:
-				sr.query.Criteria = append(sr.query.Criteria, c)
-				sr.applied.Add(name, val)
-			case errors.Is(err, search.ErrUnknownParam) || errors.Is(err, search.ErrUnsupported):
-				sr.ignored = append(sr.ignored, name)
-			default:
-				return nil, badRequest("search parameter %s: %v", name, err)
-			}
-		}
-	}
-	if len(sr.query.Types) == 1 && sr.query.Types[0] == "" {
-		sr.query.Types = nil
-	}
-	if strict && len(sr.ignored) > 0 {
-		return nil, badRequest("unsupported search parameters: %s", strings.Join(sr.ignored, ", "))
-	}
-	for _, name := range []string{"_count", "_total", "_summary", "_elements"} {
-		if val := v.Get(name); val != "" {
-			sr.applied.Set(name, val)
-		}
-	}
-	sr.summary = v.Get("_summary")
-	return sr, nil
-}
-
 // conditionQuery parses the search part of a conditional interaction. Every
 // parameter must be understood: a condition that is partly ignored could
 // match the wrong resource.
@@ -267,13 +189,4 @@ func (s *Server) conditionQuery(typ, raw string) (*store.Query, error) {
 	}
 	sr.query.Count = 2
 	return &sr.query, nil
-}
-
-func strictHandling(r *http.Request) bool {
-	for _, p := range r.Header.Values("Prefer") {
-		if strings.Contains(p, "handling=strict") {
-			return true
-		}
-	}
-	return false
 }

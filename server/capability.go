@@ -6,6 +6,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/fhirseal/fhirseal/fhir"
+	"github.com/fhirseal/fhirseal/fhir/normalize"
 	"github.com/fhirseal/fhirseal/fhir/search"
 )
 
@@ -17,7 +18,9 @@ func (s *Server) capabilityStatement() []byte {
 	b, _ = jsontext.AppendQuote(b, s.cfg.Version)
 	b = append(b, `},"implementation":{"description":"fhirseal FHIR R4 server","url":`...)
 	b, _ = jsontext.AppendQuote(b, s.cfg.BaseURL)
-	b = append(b, `},"fhirVersion":"4.0.1","format":["json"],"patchFormat":["application/json-patch+json"],"rest":[{"mode":"server","resource":[`...)
+	b = append(b, `},"fhirVersion":"4.0.1","format":["json"],"patchFormat":["application/json-patch+json"],"rest":[{"mode":"server","documentation":`...)
+	b, _ = jsontext.AppendQuote(b, restDocumentation)
+	b = append(b, `,"resource":[`...)
 	for i, t := range fhir.ResourceTypes() {
 		if i > 0 {
 			b = append(b, ',')
@@ -43,11 +46,25 @@ func (s *Server) capabilityStatement() []byte {
 			b, _ = jsontext.AppendQuote(b, p.Type)
 			b = append(b, '}')
 		}
-		b = append(b, `],"operation":[{"name":"validate","definition":"http://hl7.org/fhir/OperationDefinition/Resource-validate"}]}`...)
+		b = append(b, `],"operation":[{"name":"validate","definition":"http://hl7.org/fhir/OperationDefinition/Resource-validate"},{"name":"normalize","definition":"`+normalizeOperation+`","documentation":"Preview of the normalisation a write of this resource would apply (nothing is stored)"}]}`...)
 	}
-	b = append(b, `],"interaction":[{"code":"transaction"},{"code":"batch"},{"code":"history-system"},{"code":"search-system"}],"searchParam":[{"name":"_id","type":"token"},{"name":"_type","type":"token"}]}]}`...)
+	b = append(b, `],"interaction":[{"code":"transaction"},{"code":"batch"},{"code":"history-system"},{"code":"search-system"}],"searchParam":[{"name":"_id","type":"token"},{"name":"_type","type":"token"}],"operation":[{"name":"normalize","definition":"`+normalizeOperation+`"}]}]}`...)
 	return b
 }
+
+// normalizeOperation names the $normalize operation; it has no
+// OperationDefinition resource on the server (yet).
+const normalizeOperation = "urn:fhirseal:OperationDefinition:normalize"
+
+// restDocumentation is CapabilityStatement.rest.documentation: what every
+// write does beyond the FHIR REST API.
+const restDocumentation = "Every write (create, update, conditional create and update, JSON Patch, batch and transaction entries) " +
+	"is normalised with the source profile of the token's client_id (administrators may name one with the " + SourceHeader + " header; " +
+	"clients without a profile get the built-in default: code system and unit aliases) before it is validated and checked against the caller's access. " +
+	"Every stored resource carries meta.source (the source URI, '#', the request id, which the X-Request-Id response header also gives); " +
+	"a write that normalisation changed is stored with a Provenance (target the version written, one extension " +
+	normalize.ChangeExtension + " per change) in the same transaction, sealed by the ledger like any write. " +
+	"POST [type]/$normalize and POST /$normalize show the result without storing anything."
 
 func (s *Server) capabilities(w http.ResponseWriter, r *http.Request) error {
 	if err := negotiate(r); err != nil {

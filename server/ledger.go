@@ -23,9 +23,9 @@ type Ledger interface {
 	// Checkpoint returns the latest signed checkpoint note (size 0) or the
 	// one of a given tree size; fhir.ErrNotFound when there is none.
 	Checkpoint(ctx context.Context, size uint64) ([]byte, error)
-	// VersionOpening returns a version's commitment key (nil once erased)
-	// and the ledger index of the resource's previous version (-1 for none).
-	VersionOpening(ctx context.Context, typ, id string, vid int64) ([]byte, int64, error)
+	// VersionOpening returns a version's index, leaf, commitment key (nil
+	// once erased) and the ledger index of the resource's previous version.
+	VersionOpening(ctx context.Context, typ, id string, vid int64) (ledger.Opening, error)
 	// WaitCheckpoint returns once a signed checkpoint covers index.
 	WaitCheckpoint(ctx context.Context, index int64) error
 }
@@ -210,28 +210,31 @@ func (s *Server) ledgerProof(typ string) handlerFunc {
 		if err != nil || vid <= 0 || !fhir.ValidID(id) {
 			return fhir.ErrNotFound
 		}
-		v, err := s.cfg.Store.VRead(r.Context(), typ, id, vid)
+		o, err := s.cfg.Ledger.VersionOpening(r.Context(), typ, id, vid)
 		if err != nil {
 			return err
 		}
-		if v.Deleted() && !decisionOf(r).Unrestricted() {
-			return fhir.ErrNotFound
-		}
-		if !v.Deleted() {
+		// A caller limited to some resources sees a proof only for a
+		// version it may read, and never one of a deletion; an unrestricted
+		// caller needs nothing from the version beyond its opening.
+		if !decisionOf(r).Unrestricted() {
+			v, err := s.cfg.Store.VRead(r.Context(), typ, id, vid)
+			if err != nil {
+				return err
+			}
+			if v.Deleted() {
+				return fhir.ErrNotFound
+			}
 			if err := s.permitBytes(r, v.Body); err != nil {
 				return err
 			}
 		}
-		key, prev, err := s.cfg.Ledger.VersionOpening(r.Context(), typ, id, vid)
-		if err != nil {
-			return err
-		}
-		if key == nil {
+		if o.Key == nil {
 			return fhir.ErrDeleted // erased: the commitment can no longer be opened
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
-		if err := s.cfg.Ledger.WaitCheckpoint(ctx, v.LedgerIndex); err != nil {
+		if err := s.cfg.Ledger.WaitCheckpoint(ctx, int64(o.Index)); err != nil {
 			w.Header().Set("Retry-After", "1")
 			return &httpError{status: http.StatusServiceUnavailable, code: "transient", msg: "no signed checkpoint covers this version yet"}
 		}
@@ -239,11 +242,7 @@ func (s *Server) ledgerProof(typ string) handlerFunc {
 		if err != nil {
 			return err
 		}
-		leaves, err := s.cfg.Ledger.Leaves(r.Context(), uint64(v.LedgerIndex), 1)
-		if err != nil {
-			return err
-		}
-		proof, err := ledger.InclusionProof(r.Context(), s.cfg.Ledger, uint64(v.LedgerIndex), size)
+		proof, err := ledger.InclusionProof(r.Context(), s.cfg.Ledger, o.Index, size)
 		if err != nil {
 			return err
 		}
@@ -260,11 +259,11 @@ func (s *Server) ledgerProof(typ string) handlerFunc {
 			b, _ = jsontext.AppendQuote(b, value)
 			b = append(b, '}')
 		}
-		param("index", "valueString", strconv.FormatInt(v.LedgerIndex, 10))
+		param("index", "valueString", strconv.FormatUint(o.Index, 10))
 		param("treeSize", "valueString", strconv.FormatUint(size, 10))
-		param("leaf", "valueBase64Binary", base64.StdEncoding.EncodeToString(leaves[0]))
-		param("key", "valueBase64Binary", base64.StdEncoding.EncodeToString(key))
-		param("prev", "valueString", ledger.FormatPrev(prev))
+		param("leaf", "valueBase64Binary", base64.StdEncoding.EncodeToString(o.Leaf))
+		param("key", "valueBase64Binary", base64.StdEncoding.EncodeToString(o.Key))
+		param("prev", "valueString", ledger.FormatPrev(o.Prev))
 		for _, h := range proof {
 			param("proof", "valueBase64Binary", base64.StdEncoding.EncodeToString(h))
 		}

@@ -16,9 +16,9 @@ import (
 	"github.com/fhirseal/fhirseal/store/sqlite"
 )
 
-// TestLedgerProofVerifiesOffline writes versions, fetches a $ledger-proof
-// and checks it with the client-side verifier, as an outside party would.
-func TestLedgerProofVerifiesOffline(t *testing.T) {
+// newLedgerServer starts a test server whose store seals writes with a
+// signing key and signs checkpoints every 10 ms.
+func newLedgerServer(t *testing.T) (*testServer, *ledger.Key) {
 	var key *ledger.Key
 	ts := newServerWith(t, func(cfg *server.Config) {
 		origin, err := ledger.Origin(cfg.BaseURL)
@@ -37,7 +37,55 @@ func TestLedgerProofVerifiesOffline(t *testing.T) {
 		t.Cleanup(func() { st.Close() })
 		cfg.Store, cfg.Ledger, cfg.LedgerKey = st, st, key.VerifierKey
 	})
+	return ts, key
+}
 
+// TestLedgerProofAccess checks who gets a version's proof: a proof opens
+// the version's commitment, so it follows read access to that version.
+func TestLedgerProofAccess(t *testing.T) {
+	ts, _ := newLedgerServer(t)
+	want(t, do(t, ts, "PUT", "/fhir/Patient/mine", `{"resourceType":"Patient","id":"mine"}`), 201, "put")
+	want(t, do(t, ts, "PUT", "/fhir/Patient/theirs", `{"resourceType":"Patient","id":"theirs"}`), 201, "put")
+	want(t, do(t, ts, "PUT", "/fhir/Patient/gone", `{"resourceType":"Patient","id":"gone"}`), 201, "put")
+	want(t, do(t, ts, "DELETE", "/fhir/Patient/gone", ""), 200, "delete")
+	want(t, do(t, ts, "PUT", "/fhir/Patient/erased", `{"resourceType":"Patient","id":"erased"}`), 201, "put")
+	want(t, do(t, ts, "POST", "/fhir/Patient/erased/$erase", ""), 200, "erase")
+	patient := ts.mint(t, auth.MintRequest{Subject: "mine", Scope: "patient/Patient.rs", Patient: "mine"})
+	cases := []struct {
+		path, token string
+		status      int
+	}{
+		{"/fhir/Patient/mine/_history/1/$ledger-proof", "", 200},
+		{"/fhir/Patient/gone/_history/2/$ledger-proof", "", 200}, // a deletion is sealed too
+		{"/fhir/Patient/erased/_history/1/$ledger-proof", "", 410},
+		{"/fhir/Patient/nobody/_history/1/$ledger-proof", "", 404},
+		{"/fhir/Patient/mine/_history/9/$ledger-proof", "", 404},
+		{"/fhir/Patient/mine/_history/1/$ledger-proof", patient, 200},
+		{"/fhir/Patient/theirs/_history/1/$ledger-proof", patient, 404},
+		{"/fhir/Patient/gone/_history/2/$ledger-proof", patient, 404},
+		{"/fhir/Patient/mine/_history/1/$ledger-proof", "not-a-token", 401},
+	}
+	for _, c := range cases {
+		var hdr []string
+		if c.token != "" {
+			hdr = []string{"Authorization", "Bearer " + c.token}
+		}
+		r := do(t, ts, "GET", c.path, "", hdr...)
+		who := "admin"
+		if c.token == patient {
+			who = "patient"
+		}
+		want(t, r, c.status, who+" GET "+c.path)
+		if c.status == 200 && !strings.Contains(r.raw, `"name":"checkpoint"`) {
+			t.Errorf("%s GET %s: no checkpoint in %s", who, c.path, r.raw)
+		}
+	}
+}
+
+// TestLedgerProofVerifiesOffline writes versions, fetches a $ledger-proof
+// and checks it with the client-side verifier, as an outside party would.
+func TestLedgerProofVerifiesOffline(t *testing.T) {
+	ts, key := newLedgerServer(t)
 	for i := 0; i < 5; i++ {
 		want(t, do(t, ts, "PUT", "/fhir/Patient/a", `{"resourceType":"Patient","id":"a","active":`+strconv.FormatBool(i%2 == 0)+`}`), map[bool]int{true: 201, false: 200}[i == 0], "put")
 	}

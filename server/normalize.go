@@ -10,10 +10,11 @@ import (
 
 // normalizePreview answers POST /fhir/{type}/$normalize and POST
 // /fhir/$normalize (a Bundle): the resource as the caller's source profile
-// (chosen by the token's client_id; administrators may name one with
-// ?source=) would store it, and an OperationOutcome listing each change.
-// Nothing is stored. The result is a Parameters resource with the
-// parameters "resource" and "outcome".
+// (chosen as for a write: the token's client_id, or for administrators the
+// SourceHeader header or ?source=) would normalise it, and an
+// OperationOutcome listing each change. Nothing is stored, and meta.source
+// is not set. The result is a Parameters resource with the parameters
+// "resource" and "outcome".
 func (s *Server) normalizePreview(typ string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if err := checkContentType(r); err != nil {
@@ -23,15 +24,14 @@ func (s *Server) normalizePreview(typ string) handlerFunc {
 		if err != nil {
 			return err
 		}
-		client := ""
-		if p := principalOf(r); p != nil {
-			client = p.Client
-			if src := r.URL.Query().Get("source"); src != "" && p.Admin {
-				client = src
-			}
+		if src := r.URL.Query().Get("source"); src != "" && r.Header.Get(SourceHeader) == "" {
+			r.Header.Set(SourceHeader, src)
 		}
-		prof := s.normalizer.Profile(client)
-		n, changes, out := prof.Parse(body, fhir.Limits{MaxBytes: int(s.cfg.MaxBodyBytes)})
+		prof, err := s.profileOf(r)
+		if err != nil {
+			return err
+		}
+		n, changes, out := prof.Parse(body, s.limits())
 		if n == nil || out.HasErrors() {
 			return &fhir.InvalidError{Outcome: out}
 		}

@@ -14,7 +14,9 @@ import (
 
 // patch applies a JSON Patch (RFC 6902) to the current version
 // (https://hl7.org/fhir/R4/http.html#patch). The patched resource is
-// validated like any update; the id and type cannot change.
+// normalised with the caller's source profile and validated like any
+// update; the id and type cannot change. What the Provenance calls the
+// received form is the patched resource before normalisation.
 func (s *Server) patch(typ string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if err := negotiate(r); err != nil {
@@ -37,6 +39,10 @@ func (s *Server) patch(typ string) handlerFunc {
 		if err != nil {
 			return badRequest("invalid JSON Patch document")
 		}
+		prof, err := s.profileOf(r)
+		if err != nil {
+			return err
+		}
 		var v *store.Version
 		err = s.cfg.Store.Update(r.Context(), func(tx store.Tx) error {
 			cur, err := tx.Current(typ, id)
@@ -53,9 +59,13 @@ func (s *Server) patch(typ string) handlerFunc {
 			if err != nil {
 				return &httpError{status: http.StatusUnprocessableEntity, code: "processing", msg: "the patch cannot be applied: " + patchReason(err)}
 			}
-			res, out := fhir.Parse(patched, fhir.Limits{MaxBytes: int(s.cfg.MaxBodyBytes)})
-			if res == nil || out.HasErrors() {
-				return fhir.Unprocessable(out)
+			res, lin, err := s.parseWrite(r, prof, patched, "")
+			var inv *fhir.InvalidError
+			if errors.As(err, &inv) {
+				return fhir.Unprocessable(inv.Outcome) // the document is fine, its result is not
+			}
+			if err != nil {
+				return err
 			}
 			if res.Type != typ || res.ID() != id {
 				return &httpError{status: http.StatusUnprocessableEntity, code: "processing", msg: "a patch must not change the resource type or id"}
@@ -63,7 +73,7 @@ func (s *Server) patch(typ string) handlerFunc {
 			if err := s.permit(r, res); err != nil {
 				return fhir.ErrForbidden
 			}
-			v, err = tx.Put(res, cur.VersionID)
+			v, err = s.putNormalized(tx, res, cur.VersionID, lin)
 			return err
 		})
 		if errors.Is(err, fhir.ErrConflict) {

@@ -77,17 +77,22 @@ func negotiate(r *http.Request) error {
 	return &httpError{status: http.StatusNotAcceptable, code: "not-supported", msg: "only application/fhir+json is produced"}
 }
 
-// readBody reads and parses a request body as a resource of type want
-// ("" for any).
-func (s *Server) readBody(r *http.Request, want string) (*fhir.Node, error) {
+// readBody reads a request body as a resource of type want ("" for any),
+// normalised with the request's source profile and validated in its final
+// form (parseWrite).
+func (s *Server) readBody(r *http.Request, want string) (*fhir.Node, *lineage, error) {
 	if err := checkContentType(r); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	prof, err := s.profileOf(r)
+	if err != nil {
+		return nil, nil, err
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return s.parseResource(body, want)
+	return s.parseWrite(r, prof, body, want)
 }
 
 func checkContentType(r *http.Request) error {
@@ -100,26 +105,6 @@ func checkContentType(r *http.Request) error {
 		return &httpError{status: http.StatusUnsupportedMediaType, code: "not-supported", msg: "the body must be application/fhir+json"}
 	}
 	return nil
-}
-
-func (s *Server) parseResource(body []byte, want string) (*fhir.Node, error) {
-	if len(body) == 0 {
-		return nil, badRequest("the request has no body")
-	}
-	n, out := fhir.Parse(body, fhir.Limits{MaxBytes: int(s.cfg.MaxBodyBytes)})
-	if n == nil || out.HasErrors() {
-		return nil, &fhir.InvalidError{Outcome: out}
-	}
-	if want != "" && n.Type != want {
-		return nil, badRequest("the body is a %s, but the URL names %s", n.Type, want)
-	}
-	// Invariants: a well-formed resource that breaks a constraint is
-	// unprocessable (422).
-	out.Issues = append(out.Issues, fhirpath.CheckInvariants(n)...)
-	if out.HasErrors() {
-		return nil, fhir.Unprocessable(out)
-	}
-	return n, nil
 }
 
 // etag and ifMatch use weak version ETags: W/"3".
@@ -278,7 +263,7 @@ func (s *Server) create(typ string) handlerFunc {
 		if err := negotiate(r); err != nil {
 			return err
 		}
-		res, err := s.readBody(r, typ)
+		res, lin, err := s.readBody(r, typ)
 		if err != nil {
 			return err
 		}
@@ -314,7 +299,7 @@ func (s *Server) create(typ string) handlerFunc {
 			}
 			res.Set("id", newID())
 			var err error
-			v, err = tx.Put(res, 0)
+			v, err = s.putNormalized(tx, res, 0, lin)
 			return err
 		})
 		if err != nil {
@@ -342,7 +327,7 @@ func (s *Server) update(typ string) handlerFunc {
 		if err != nil {
 			return err
 		}
-		res, err := s.readBody(r, typ)
+		res, lin, err := s.readBody(r, typ)
 		if err != nil {
 			return err
 		}
@@ -355,7 +340,7 @@ func (s *Server) update(typ string) handlerFunc {
 		if err := s.permit(r, res); err != nil {
 			return fhir.ErrForbidden
 		}
-		v, err := s.put(r, res, match)
+		v, err := s.put(r, res, match, lin)
 		if err != nil {
 			return err
 		}
@@ -368,9 +353,9 @@ func (s *Server) update(typ string) handlerFunc {
 	}
 }
 
-// put stores res (update or update-as-create) and maps If-Match conflicts
-// to 412.
-func (s *Server) put(r *http.Request, res *fhir.Node, match int64) (*store.Version, error) {
+// put stores res (update or update-as-create) with its lineage and maps
+// If-Match conflicts to 412.
+func (s *Server) put(r *http.Request, res *fhir.Node, match int64, lin *lineage) (*store.Version, error) {
 	var v *store.Version
 	restricted := !decisionOf(r).Unrestricted()
 	err := s.cfg.Store.Update(r.Context(), func(tx store.Tx) error {
@@ -385,7 +370,7 @@ func (s *Server) put(r *http.Request, res *fhir.Node, match int64) (*store.Versi
 				return fhir.ErrForbidden
 			}
 		}
-		v, err = tx.Put(res, match)
+		v, err = s.putNormalized(tx, res, match, lin)
 		return err
 	})
 	if errors.Is(err, fhir.ErrConflict) && match != 0 {
@@ -409,7 +394,7 @@ func (s *Server) conditionalUpdate(typ string) handlerFunc {
 		if err != nil {
 			return err
 		}
-		res, err := s.readBody(r, typ)
+		res, lin, err := s.readBody(r, typ)
 		if err != nil {
 			return err
 		}
@@ -437,7 +422,7 @@ func (s *Server) conditionalUpdate(typ string) handlerFunc {
 			default:
 				return fhir.ErrMultipleMatch
 			}
-			v, err = tx.Put(res, match)
+			v, err = s.putNormalized(tx, res, match, lin)
 			return err
 		})
 		if errors.Is(err, fhir.ErrConflict) && match != 0 {

@@ -3,6 +3,10 @@
 // of its own: resources are parsed and validated by package fhir, kept by a
 // store.Store.
 //
+// Every write is normalised with the caller's source profile
+// (fhir/normalize) and stored with its lineage: meta.source, and a
+// Provenance of the changes in the same store transaction (lineage.go).
+//
 // Every interaction is registered per resource type from the generated
 // spec tables through huma, so the same registration yields the routes and
 // the OpenAPI document served at /openapi.json. Handlers return errors;
@@ -23,6 +27,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/google/uuid"
 
 	"github.com/fhirseal/fhirseal/auth"
 	"github.com/fhirseal/fhirseal/fhir"
@@ -55,6 +60,10 @@ type Config struct {
 	NoUpdateCreate bool
 	// DefaultCount and MaxCount bound search and history pages (20, 1000).
 	DefaultCount, MaxCount int
+	// MaxIncluded caps the resources _include and _revinclude add to one
+	// search page (1000). A capped page says so in an OperationOutcome
+	// entry; nothing is dropped silently.
+	MaxIncluded int
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -71,6 +80,10 @@ type Server struct {
 	capJSON []byte
 
 	normalizer *normalize.Normalizer
+	// unnormalized stores single-resource writes as they arrive, without
+	// normalisation or lineage (parseWrite). Only benchmarks set it, to
+	// measure what normalisation costs.
+	unnormalized bool
 }
 
 // handlerFunc is a FHIR interaction: it writes a response or returns an
@@ -113,6 +126,7 @@ func New(cfg Config) *Server {
 		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT", Description: "SMART on FHIR access token"},
 	}
 	s.routes()
+	s.compartmentRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &httpError{status: http.StatusNotFound, code: "not-found", msg: "no FHIR interaction at " + r.Method + " " + r.URL.Path})
 	})
@@ -148,6 +162,12 @@ func (s *Server) route(method, path, id, summary, tag string, in auth.Interactio
 	if method == http.MethodPost || method == http.MethodPut {
 		op.RequestBody = &huma.RequestBody{Required: true, Content: openapi.Content(body)}
 	}
+	if normalizes(id) {
+		op.Parameters = append(op.Parameters, &huma.Param{
+			Name: SourceHeader, In: "header", Schema: &huma.Schema{Type: "string"},
+			Description: "client_id of the source profile that normalises the body instead of the token's (administrators only)",
+		})
+	}
 	s.api.OpenAPI().AddOperation(op)
 	if in != public {
 		op.Security = []map[string][]string{{"bearer": {}}}
@@ -162,6 +182,17 @@ func (s *Server) route(method, path, id, summary, tag string, in auth.Interactio
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// normalizes reports whether the operation normalises its body (see
+// SourceHeader).
+func normalizes(opID string) bool {
+	for _, p := range []string{"create-", "update-", "conditional-update-", "patch-", "normalize-", "batch-transaction"} {
+		if strings.HasPrefix(opID, p) {
+			return true
+		}
+	}
+	return false
 }
 
 type ctxKey int
@@ -240,12 +271,7 @@ func badRequest(format string, args ...any) error {
 	return &httpError{status: http.StatusBadRequest, code: "invalid", msg: fmt.Sprintf(format, args...)}
 }
 
-// newID returns a server-assigned logical id.
-func newID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+// newID returns a server-assigned logical id: a time-ordered UUID (RFC 9562
+// version 7), so that new resources land at the end of every index keyed
+// by id instead of on a random page of it.
+func newID() string { return uuid.Must(uuid.NewV7()).String() }

@@ -23,6 +23,11 @@ type bundleEntry struct {
 	ifMatch     string
 	ifNoneExist string
 	resource    *fhir.Node
+	// lineage is what normalisation did to resource; localURL is fullURL
+	// as normalisation writes references to it ("Type/id" for an absolute
+	// URL at the source's own base), "" when it writes them unchanged.
+	lineage  *lineage
+	localURL string
 
 	// Results.
 	version *store.Version
@@ -42,12 +47,27 @@ func (s *Server) bundle(w http.ResponseWriter, r *http.Request) error {
 	if err := checkContentType(r); err != nil {
 		return err
 	}
+	prof, err := s.profileOf(r)
+	if err != nil {
+		return err
+	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return err
 	}
-	b, err := s.parseResource(body, "Bundle")
-	if err != nil {
+	if len(body) == 0 {
+		return badRequest("the request has no body")
+	}
+	// Each entry's resource is normalised on its own, as if sent alone,
+	// and the Bundle is validated in its final form.
+	b, normalized, out := prof.ParseBundle(body, s.limits())
+	if b == nil || out.HasErrors() {
+		return &fhir.InvalidError{Outcome: out}
+	}
+	if b.Type != "Bundle" {
+		return badRequest("the body is a %s, but POST to the base takes a Bundle", b.Type)
+	}
+	if err := checkInvariants(b, out); err != nil {
 		return err
 	}
 	kind := b.String("type")
@@ -63,6 +83,13 @@ func (s *Server) bundle(w http.ResponseWriter, r *http.Request) error {
 		be := &bundleEntry{
 			index: i, fullURL: e.String("fullUrl"), method: req.String("method"), url: req.String("url"),
 			ifMatch: req.String("ifMatch"), ifNoneExist: req.String("ifNoneExist"), resource: e.First("resource"),
+			lineage: &lineage{source: prof.Source(), request: requestID(r)},
+		}
+		if i < len(normalized) {
+			be.lineage.received, be.lineage.changes = normalized[i].Received, normalized[i].Changes
+		}
+		if local, ok := prof.LocalReference(be.fullURL); ok {
+			be.localURL = local
 		}
 		if _, ok := methodOrder[be.method]; !ok {
 			return fhir.Invalid("value", fmt.Sprintf("Bundle.entry[%d].request.method", i), "unsupported method %q", be.method)
@@ -184,17 +211,24 @@ func (s *Server) preparePost(tx store.Tx, e *bundleEntry, ids map[string]string)
 		if len(found.Matches) == 1 {
 			m := found.Matches[0]
 			e.version, e.status = &m, http.StatusOK
-			if e.fullURL != "" {
-				ids[e.fullURL] = m.Type + "/" + m.ID
-			}
+			e.resolvesTo(ids, m.Type+"/"+m.ID)
 			return nil
 		}
 	}
 	e.resource.Set("id", newID())
-	if e.fullURL != "" {
-		ids[e.fullURL] = e.resource.Type + "/" + e.resource.ID()
-	}
+	e.resolvesTo(ids, e.resource.Type+"/"+e.resource.ID())
 	return nil
+}
+
+// resolvesTo records that references to the entry's fullUrl, as sent or
+// as normalisation rewrote them, now name ref.
+func (e *bundleEntry) resolvesTo(ids map[string]string, ref string) {
+	if e.fullURL != "" {
+		ids[e.fullURL] = ref
+	}
+	if e.localURL != "" {
+		ids[e.localURL] = ref
+	}
 }
 
 // entryError names the failing entry in a transaction's error.
@@ -301,7 +335,7 @@ func (s *Server) apply(tx store.Tx, e *bundleEntry) error {
 		if e.resource == nil || e.resource.Type != typ {
 			return badRequest("a POST entry needs a %s resource", typ)
 		}
-		v, err := tx.Put(e.resource, 0)
+		v, err := s.putNormalized(tx, e.resource, 0, e.lineage)
 		if err != nil {
 			return err
 		}
@@ -340,7 +374,7 @@ func (s *Server) apply(tx store.Tx, e *bundleEntry) error {
 		} else {
 			return badRequest("a PUT entry needs Type/id or a condition")
 		}
-		v, err := tx.Put(e.resource, match)
+		v, err := s.putNormalized(tx, e.resource, match, e.lineage)
 		if errors.Is(err, fhir.ErrConflict) && match != 0 {
 			return fhir.ErrPrecondition
 		}

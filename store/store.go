@@ -115,15 +115,35 @@ type HistoryQuery struct {
 // Query is a typed search request. Backends compile it into their own
 // query language; the access decision arrives here as part of it, so counts
 // and paging only ever see what the caller may see.
+//
+// Restrict is the mandatory part of a query: criteria the caller did not
+// choose (the access decision: a compartment, security labels), ANDed
+// with Criteria for the matches and applied to every included resource as
+// well. Backends compile it into the same query, never filter afterwards,
+// so totals, paging and includes only ever see what it admits. Restrict
+// criteria must make sense for every type (common parameters and
+// search.Compartment).
 type Query struct {
 	Types    []string            // resource types searched; empty means all
 	Criteria []*search.Criterion // ANDed
-	Count    int
-	Offset   int
-	Total    bool // compute the total number of matches
+	Restrict []*search.Criterion // ANDed with every match and every included resource
+	// Sort orders the matches by its keys in turn; resources without a
+	// value for a key come after those with one, and ties are broken by
+	// type and id. Without Sort, matches come in the order they were
+	// written.
+	Sort   []search.SortKey
+	Count  int
+	Offset int
+	Total  bool // compute the total number of matches
 	// AsOf pins paging to the state at a ledger index, so later writes do
 	// not shift pages (0: current state).
 	AsOf int64
+	// Includes are the _include and _revinclude directives, applied to
+	// the page's matches (and, for iterate ones, to included resources).
+	Includes []search.Include
+	// MaxIncluded caps the resources included for one page; beyond it
+	// Page.IncludedCapped is set (0 means a cap of 1000).
+	MaxIncluded int
 }
 
 // Page is one page of search matches.
@@ -131,7 +151,16 @@ type Page struct {
 	Matches []Version
 	Total   int // -1 when not computed
 	More    bool
+	// Included are the resources the Includes found that are not among
+	// the matches, each once, ordered by type and id.
+	Included []Version
+	// IncludedCapped reports that more resources were to be included than
+	// MaxIncluded: Included holds only MaxIncluded of them.
+	IncludedCapped bool
 }
+
+// DefaultMaxIncluded is the include cap when Query.MaxIncluded is 0.
+const DefaultMaxIncluded = 1000
 
 // Indexer extracts the search index entries of a resource. The store calls
 // it inside the write transaction, so index rows commit with the version.

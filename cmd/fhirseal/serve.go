@@ -163,6 +163,7 @@ func run(cfg serveConfig, log *slog.Logger) error {
 		if profiles, err = normalize.LoadProfiles(cfg.Profiles); err != nil {
 			return fmt.Errorf("--profiles: %w", err)
 		}
+		log.Info("source profiles loaded", "dir", cfg.Profiles, "count", len(profiles))
 	}
 	srv := server.New(server.Config{
 		Normalizer: normalize.NewNormalizer(profiles),

@@ -17,7 +17,60 @@ var tableOf = map[search.Kind]string{
 // criterionSQL compiles one criterion into a condition on the current
 // version row c, following R4 search.html for each type, prefix and
 // modifier. Every form uses an index lookup on (rtype, param, value).
+//
+// Chains, _has and compartments become subqueries over the reference index
+// (chain.go): one SQL statement however deep, never a loop in Go.
 func criterionSQL(c *search.Criterion) (string, []any, error) {
+	switch {
+	case c.Param == "_compartment":
+		cond, args, err := compartmentSQL(c)
+		if err == nil && c.Modifier == "not" {
+			cond = "NOT " + cond
+		}
+		return cond, args, err
+	case c.Param == "_type":
+		// search.Types: an access restriction on the resource type.
+		if len(c.Values) == 0 {
+			if c.Modifier == "not" {
+				return "1", nil, nil
+			}
+			return "0", nil, nil
+		}
+		var args []any
+		for _, v := range c.Values {
+			args = append(args, v.Text)
+		}
+		cond := "c.rtype IN (" + placeholders(len(args)) + ")"
+		if c.Modifier == "not" {
+			cond = "c.rtype NOT IN (" + placeholders(len(args)) + ")"
+		}
+		return cond, args, nil
+	case len(c.Values) > 0 && len(c.Values[0].Parts) > 0:
+		// A composite: each value is the AND of its components.
+		var alts []string
+		var args []any
+		for _, v := range c.Values {
+			var ands []string
+			for _, part := range v.Parts {
+				cond, pargs, err := criterionSQL(part)
+				if err != nil {
+					return "", nil, err
+				}
+				ands = append(ands, cond)
+				args = append(args, pargs...)
+			}
+			alts = append(alts, "("+strings.Join(ands, " AND ")+")")
+		}
+		return "(" + strings.Join(alts, " OR ") + ")", args, nil
+	case len(c.Chain) > 0:
+		ids, args, err := idSetSQL(c)
+		if err != nil {
+			return "", nil, err
+		}
+		// A row-value IN on the primary key lets SQLite start from the
+		// (selective) subquery rather than scan the type.
+		return "(c.rtype, c.id) IN (SELECT ?, t.id FROM (" + ids + ") t)", append([]any{c.Type}, args...), nil
+	}
 	if c.Param == "_id" {
 		var alts []string
 		var args []any
@@ -52,14 +105,8 @@ func criterionSQL(c *search.Criterion) (string, []any, error) {
 		}
 		return "(" + strings.Join(alts, " OR ") + ")", args, nil
 	}
-	var alts []string
-	var args []any
-	for _, v := range c.Values {
-		cond, vargs := valueSQL(c, v)
-		alts = append(alts, "("+cond+")")
-		args = append(args, vargs...)
-	}
-	cond := exists + " AND (" + strings.Join(alts, " OR ") + "))"
+	alts, args := valuesSQL(c)
+	cond := exists + " AND " + alts + ")"
 	args = append([]any{c.Param}, args...)
 	if c.Modifier == "not" {
 		cond = "NOT " + cond
@@ -190,4 +237,17 @@ func numberSQL(v search.Value) (string, []any) {
 		return "x.num >= ? AND x.num <= ?", []any{v.Num - d, v.Num + d}
 	}
 	return "x.num >= ? AND x.num < ?", []any{v.LowNum, v.HighNum}
+}
+
+// valuesSQL is the OR of c's values as one parenthesised condition on the
+// index row x.
+func valuesSQL(c *search.Criterion) (string, []any) {
+	var alts []string
+	var args []any
+	for _, v := range c.Values {
+		cond, vargs := valueSQL(c, v)
+		alts = append(alts, "("+cond+")")
+		args = append(args, vargs...)
+	}
+	return "(" + strings.Join(alts, " OR ") + ")", args
 }

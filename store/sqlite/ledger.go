@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/fhirseal/fhirseal/fhir"
@@ -178,19 +180,133 @@ func (r nodeReader) Leaves(ctx context.Context, start, n uint64) ([][]byte, erro
 	return out, nil
 }
 
-// Nodes implements ledger.NodeReader for proofs and tiles.
+// Nodes implements ledger.NodeReader for proofs and tiles. Nodes are
+// immutable once committed, so those high in the tree, which every proof
+// passes through, are served from memory after their first read; the rest
+// are read in one query.
 func (s *Store) Nodes(ctx context.Context, ids []ledger.NodeID) ([][]byte, error) {
 	out := make([][]byte, len(ids))
+	var miss []int
+	s.nodes.mu.RLock()
 	for i, id := range ids {
-		err := s.readNode.QueryRowContext(ctx, int64(id.Level), int64(id.Index)).Scan(&out[i])
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("node %d/%d: %w", id.Level, id.Index, ledger.ErrNotFound)
-		}
-		if err != nil {
-			return nil, err
+		if h, ok := s.nodes.m[id]; ok {
+			out[i] = h
+		} else {
+			miss = append(miss, i)
 		}
 	}
+	s.nodes.mu.RUnlock()
+	for len(miss) > 0 {
+		n := min(len(miss), maxNodeBatch)
+		if err := s.readNodes(ctx, ids, miss[:n], out); err != nil {
+			return nil, err
+		}
+		miss = miss[n:]
+	}
 	return out, nil
+}
+
+// maxNodeBatch bounds the nodes read by one query: a proof in a tree of
+// 2^32 leaves needs at most 64.
+const maxNodeBatch = 64
+
+// readNodes reads ids[i] for each i in want into out, in one query, and
+// caches the upper ones.
+func (s *Store) readNodes(ctx context.Context, ids []ledger.NodeID, want []int, out [][]byte) error {
+	st, err := s.nodes.stmt(s.r, len(want))
+	if err != nil {
+		return err
+	}
+	args := make([]any, 0, 2*len(want))
+	for _, i := range want {
+		args = append(args, int64(ids[i].Level), int64(ids[i].Index))
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	got := make(map[ledger.NodeID][]byte, len(want))
+	for rows.Next() {
+		var level, idx int64
+		var h []byte
+		if err := rows.Scan(&level, &idx, &h); err != nil {
+			return err
+		}
+		got[ledger.NodeID{Level: uint(level), Index: uint64(idx)}] = h
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, i := range want {
+		h, ok := got[ids[i]]
+		if !ok {
+			return fmt.Errorf("node %d/%d: %w", ids[i].Level, ids[i].Index, ledger.ErrNotFound)
+		}
+		out[i] = h
+	}
+	s.nodes.add(got)
+	return nil
+}
+
+// nodeCache keeps committed ledger nodes at cachedLevel and above: one per
+// 2^cachedLevel leaves and level, a few percent of the tree, bounded by
+// maxCachedNodes. It is filled only from reads of the read pool, which see
+// committed rows only, so a rolled-back write never leaves a node in it.
+type nodeCache struct {
+	mu sync.RWMutex
+	m  map[ledger.NodeID][]byte
+
+	stmtMu sync.Mutex
+	stmts  map[int]*sql.Stmt // by number of nodes asked
+}
+
+const (
+	cachedLevel    = 5
+	maxCachedNodes = 1 << 20
+)
+
+func (c *nodeCache) add(got map[ledger.NodeID][]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[ledger.NodeID][]byte)
+	}
+	for id, h := range got {
+		if id.Level >= cachedLevel && len(c.m) < maxCachedNodes {
+			c.m[id] = h
+		}
+	}
+}
+
+// stmt returns the statement reading n nodes by (level, idx), prepared on
+// first use.
+func (c *nodeCache) stmt(db *sql.DB, n int) (*sql.Stmt, error) {
+	c.stmtMu.Lock()
+	defer c.stmtMu.Unlock()
+	if st := c.stmts[n]; st != nil {
+		return st, nil
+	}
+	// An OR of primary-key equalities: SQLite answers it with one index
+	// search per term (a row-value IN list would scan the table).
+	q := "SELECT level, idx, hash FROM ledger_node WHERE (level = ? AND idx = ?)" + strings.Repeat(" OR (level = ? AND idx = ?)", n-1)
+	st, err := db.Prepare(q)
+	if err != nil {
+		return nil, err
+	}
+	if c.stmts == nil {
+		c.stmts = make(map[int]*sql.Stmt)
+	}
+	c.stmts[n] = st
+	return st, nil
+}
+
+func (c *nodeCache) close() {
+	c.stmtMu.Lock()
+	defer c.stmtMu.Unlock()
+	for _, st := range c.stmts {
+		st.Close()
+	}
 }
 
 // Leaves implements ledger.LeafReader for entry bundles.
@@ -223,15 +339,18 @@ func (s *Store) Checkpoint(ctx context.Context, size uint64) ([]byte, error) {
 	return note, err
 }
 
-// VersionOpening returns what opens a version's commitment: its key and the
-// ledger index of the resource's previous version (-1 for none). An erased
-// version has no key.
-func (s *Store) VersionOpening(ctx context.Context, typ, id string, vid int64) (key []byte, prev int64, err error) {
-	err = s.readOpening.QueryRowContext(ctx, typ, id, vid).Scan(&key, &prev)
+// VersionOpening returns what opens a version's commitment, read in one
+// query: its index and leaf, its key (nil once erased) and the ledger index
+// of the resource's previous version.
+func (s *Store) VersionOpening(ctx context.Context, typ, id string, vid int64) (ledger.Opening, error) {
+	var o ledger.Opening
+	var index int64
+	err := s.readOpening.QueryRowContext(ctx, typ, id, vid).Scan(&index, &o.Leaf, &o.Key, &o.Prev)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, 0, fhir.ErrNotFound
+		return o, fhir.ErrNotFound
 	}
-	return key, prev, err
+	o.Index = uint64(index)
+	return o, err
 }
 
 // WaitCheckpoint blocks until a signed checkpoint covers index, or ctx ends.

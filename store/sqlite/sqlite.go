@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -60,15 +61,17 @@ type Store struct {
 	// ledgerOff skips leaf appends; only the package's benchmarks set it,
 	// to measure what the ledger costs.
 	ledgerOff bool
+	groups    atomic.Int64 // group commits, for the benchmarks
 	benchSeq  uint64
 
 	// Writer-goroutine state.
 	stmts    map[string]*sql.Stmt // prepared on the write connection
 	readStmt *sql.Stmt            // qReadCurrent on the read pool
 	// Ledger reads prepared on the read pool.
-	readNode, readOpening *sql.Stmt
-	appender              *ledger.Appender
-	lastStamp             time.Time
+	readVersion, readOpening *sql.Stmt
+	nodes                    nodeCache
+	appender                 *ledger.Appender
+	lastStamp                time.Time
 
 	checkpointer *ledger.Checkpointer
 	signed       chan struct{} // closed and replaced after each checkpoint
@@ -82,18 +85,22 @@ type request struct {
 }
 
 const schema = `
+-- Versions are stored in ledger order (the leaf index is the row key): new
+-- versions append at the end of the table, and an audit reads the table
+-- front to back. Bodies are large rows, which SQLite keeps best in a rowid
+-- table; (rtype, id, vid) is a unique index beside it.
 CREATE TABLE IF NOT EXISTS resource_version (
+	ledger_index INTEGER NOT NULL PRIMARY KEY,
 	rtype        TEXT    NOT NULL,
 	id           TEXT    NOT NULL,
 	vid          INTEGER NOT NULL,
 	last_updated TEXT    NOT NULL,
 	op           TEXT    NOT NULL,
 	body         BLOB,
-	ledger_index INTEGER NOT NULL UNIQUE,
 	ledger_key   BLOB,
 	prev_index   INTEGER NOT NULL,
-	PRIMARY KEY (rtype, id, vid)
-) WITHOUT ROWID;
+	UNIQUE (rtype, id, vid)
+);
 CREATE INDEX IF NOT EXISTS resource_version_time ON resource_version (last_updated);
 CREATE TABLE IF NOT EXISTS resource_current (
 	rtype        TEXT    NOT NULL,
@@ -121,6 +128,8 @@ CREATE TABLE IF NOT EXISTS idx_reference (
 CREATE INDEX IF NOT EXISTS idx_reference_target ON idx_reference (rtype, param, target);
 CREATE INDEX IF NOT EXISTS idx_reference_tid ON idx_reference (rtype, param, target_id);
 CREATE INDEX IF NOT EXISTS idx_reference_res ON idx_reference (rtype, id);
+-- Reverse lookups by target alone: _revinclude=*, compartments.
+CREATE INDEX IF NOT EXISTS idx_reference_to ON idx_reference (target);
 CREATE TABLE IF NOT EXISTS idx_uri (
 	rtype TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, value TEXT NOT NULL
 );
@@ -214,7 +223,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(on)"
+	// temp_store(memory) keeps the savepoint journals of the group commit
+	// in memory: on disk they cost a write per page touched by a request.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(on)&_pragma=temp_store(memory)"
 	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
@@ -236,8 +247,8 @@ func Open(path string, opts Options) (*Store, error) {
 		q   string
 	}{
 		{&s.readStmt, qReadCurrent},
-		{&s.readNode, `SELECT hash FROM ledger_node WHERE level = ? AND idx = ?`},
-		{&s.readOpening, `SELECT ledger_key, prev_index FROM resource_version WHERE rtype = ? AND id = ? AND vid = ?`},
+		{&s.readVersion, `SELECT last_updated, op, body, ledger_index FROM resource_version WHERE rtype = ? AND id = ? AND vid = ?`},
+		{&s.readOpening, `SELECT v.ledger_index, l.leaf, v.ledger_key, v.prev_index FROM resource_version v JOIN ledger_leaf l ON l.idx = v.ledger_index WHERE v.rtype = ? AND v.id = ? AND v.vid = ?`},
 	} {
 		if *p.dst, err = r.Prepare(p.q); err != nil {
 			w.Close()
@@ -280,6 +291,7 @@ func (s *Store) Close() error {
 			s.opts.Logger.Error("final checkpoint", "err", err)
 		}
 	}
+	s.nodes.close()
 	err := errors.Join(s.r.Close(), s.w.Close())
 	return err
 }
@@ -326,6 +338,7 @@ func (s *Store) writer() {
 				break fill
 			}
 		}
+		s.groups.Add(1)
 		s.commitGroup(group)
 	}
 }
@@ -696,8 +709,7 @@ func (c readConn) Query(q string, args ...any) (*sql.Rows, error) {
 func (s *Store) VRead(ctx context.Context, typ, id string, vid int64) (*store.Version, error) {
 	v := &store.Version{Type: typ, ID: id, VersionID: vid}
 	var op string
-	err := s.r.QueryRowContext(ctx, `SELECT last_updated, op, body, ledger_index FROM resource_version WHERE rtype = ? AND id = ? AND vid = ?`,
-		typ, id, vid).Scan(&v.LastUpdated, &op, &v.Body, &v.LedgerIndex)
+	err := s.readVersion.QueryRowContext(ctx, typ, id, vid).Scan(&v.LastUpdated, &op, &v.Body, &v.LedgerIndex)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fhir.ErrNotFound
 	}
@@ -751,83 +763,7 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) ([]store.Vers
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []store.Version
-	for rows.Next() {
-		var v store.Version
-		var op string
-		if err := rows.Scan(&v.Type, &v.ID, &v.VersionID, &v.LastUpdated, &op, &v.Body, &v.LedgerIndex); err != nil {
-			return nil, err
-		}
-		v.Op = store.Op(op)
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
-
-// Search implements store.Store.
-func (s *Store) Search(ctx context.Context, q *store.Query) (*store.Page, error) {
-	return runSearch(readConn{ctx: ctx, db: s.r}, q)
-}
-
-// runSearch compiles a query into SQL over the current versions.
-func runSearch(db queryer, q *store.Query) (*store.Page, error) {
-	var where []string
-	var args []any
-	where = append(where, "c.deleted = 0")
-	if len(q.Types) > 0 {
-		where = append(where, "c.rtype IN ("+placeholders(len(q.Types))+")")
-		for _, t := range q.Types {
-			args = append(args, t)
-		}
-	}
-	if q.AsOf > 0 {
-		where = append(where, "c.ledger_index < ?")
-		args = append(args, q.AsOf)
-	}
-	for _, c := range q.Criteria {
-		cond, cargs, err := criterionSQL(c)
-		if err != nil {
-			return nil, err
-		}
-		where = append(where, cond)
-		args = append(args, cargs...)
-	}
-	base := " FROM resource_current c WHERE " + strings.Join(where, " AND ")
-	page := &store.Page{Total: -1}
-	if q.Total {
-		if err := db.QueryRow("SELECT count(*)"+base, args...).Scan(&page.Total); err != nil {
-			return nil, err
-		}
-	}
-	if q.Count == 0 && q.Total {
-		return page, nil
-	}
-	limit := q.Count
-	if limit <= 0 {
-		limit = 20
-	}
-	sqlText := `SELECT v.rtype, v.id, v.vid, v.last_updated, v.op, v.body, v.ledger_index FROM resource_version v JOIN (SELECT c.rtype, c.id, c.vid, c.ledger_index` +
-		base + ` ORDER BY c.ledger_index LIMIT ? OFFSET ?) m ON v.rtype = m.rtype AND v.id = m.id AND v.vid = m.vid ORDER BY m.ledger_index`
-	rows, err := db.Query(sqlText, append(args, limit+1, q.Offset)...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var v store.Version
-		var op string
-		if err := rows.Scan(&v.Type, &v.ID, &v.VersionID, &v.LastUpdated, &op, &v.Body, &v.LedgerIndex); err != nil {
-			return nil, err
-		}
-		v.Op = store.Op(op)
-		page.Matches = append(page.Matches, v)
-	}
-	if len(page.Matches) > limit {
-		page.Matches = page.Matches[:limit]
-		page.More = true
-	}
-	return page, rows.Err()
+	return scanVersions(rows)
 }
 
 func placeholders(n int) string {

@@ -14,7 +14,8 @@ import (
 	"github.com/fhirseal/fhirseal/store"
 )
 
-// Open returns a new empty store; the suite closes it.
+// Open returns a new empty store that indexes resources with
+// search.Extract; the suite closes it.
 type Open func(t *testing.T) store.Store
 
 // Run runs the suite.
@@ -31,6 +32,9 @@ func Run(t *testing.T, open Open) {
 		{"ConcurrentWrites", testConcurrent},
 		{"History", testHistory},
 		{"SearchByID", testSearchID},
+		{"SearchSort", testSearchSort},
+		{"SearchInclude", testSearchInclude},
+		{"SearchChain", testSearchChain},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,79 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/fhirseal/fhirseal/fhir"
+	"github.com/fhirseal/fhirseal/ledger"
+	"github.com/fhirseal/fhirseal/server"
+	"github.com/fhirseal/fhirseal/store"
+	"github.com/fhirseal/fhirseal/store/sqlite"
+)
+
+// BenchmarkLedgerProof measures $ledger-proof in process over a ledger of
+// 20,000 versions: token check, version read, opening, leaf, inclusion
+// proof and response.
+func BenchmarkLedgerProof(b *testing.B) {
+	const n = 20000
+	var st *sqlite.Store
+	ts := newServerWith(b, func(cfg *server.Config) {
+		origin, err := ledger.Origin(cfg.BaseURL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dir := b.TempDir()
+		key, err := ledger.LoadOrCreateKey(filepath.Join(dir, "ledger.key"), origin)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err = sqlite.Open(filepath.Join(dir, "db"), sqlite.Options{LedgerKey: key, CheckpointEvery: 10 * time.Millisecond})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close() })
+		cfg.Store, cfg.Ledger, cfg.LedgerKey = st, st, key.VerifierKey
+	})
+	ctx := context.Background()
+	for i := 0; i < n; i += 500 {
+		err := st.Update(ctx, func(tx store.Tx) error {
+			for j := i; j < i+500; j++ {
+				res, out := fhir.Parse([]byte(`{"resourceType":"Patient","id":"p`+strconv.Itoa(j)+`","active":true}`), fhir.Limits{})
+				if out.HasErrors() {
+					b.Fatal(out)
+				}
+				if _, err := tx.Put(res, 0); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := st.WaitCheckpoint(ctx, n-1); err != nil {
+		b.Fatal(err)
+	}
+	h := ts.Config.Handler
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			i = (i*7919 + 13) % n
+			req := httptest.NewRequest("GET", "/fhir/Patient/p"+strconv.Itoa(i)+"/_history/1/$ledger-proof", nil)
+			req.Header.Set("Authorization", "Bearer "+ts.token)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+	})
+}

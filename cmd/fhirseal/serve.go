@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -37,6 +38,9 @@ type serveConfig struct {
 	// LedgerKeyFile holds the checkpoint signing key (default DATA/ledger.key).
 	LedgerKeyFile   string
 	CheckpointEvery time.Duration
+	// DebugAddr, when set, serves Go's runtime profiles (net/http/pprof)
+	// on a listener of its own, apart from the API.
+	DebugAddr string
 }
 
 // writeAdminToken writes DATA/admin.token on first start: an administrator
@@ -100,6 +104,7 @@ func serve(args []string, getenv func(string) string) int {
 	every := fs.Duration("checkpoint-every", time.Second, "how often a new checkpoint is signed after writes")
 	fs.StringVar(&cfg.Profiles, "profiles", envDefault(getenv, "profiles", ""), "directory of source normalisation profiles (YAML, one per client_id)")
 	fs.StringVar(&cfg.Issuer, "issuer", envDefault(getenv, "issuer", ""), "external SMART authorisation server (iss) whose tokens are accepted")
+	fs.StringVar(&cfg.DebugAddr, "debug-addr", envDefault(getenv, "debug-addr", ""), "listen address for runtime profiles (/debug/pprof/); off when empty")
 	fs.StringVar(&cfg.JWKSURL, "jwks-url", envDefault(getenv, "jwks-url", ""), "JWKS URL of the external issuer")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -180,6 +185,19 @@ func run(cfg serveConfig, log *slog.Logger) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.DebugAddr != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		ds := &http.Server{Addr: cfg.DebugAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := ds.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("debug listener", "err", err)
+			}
+		}()
+		defer ds.Close()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ListenAndServe() }()
 	log.Info("fhirseal serving", "addr", cfg.Addr, "base_url", cfg.BaseURL, "data", cfg.Data)

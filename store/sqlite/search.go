@@ -80,7 +80,7 @@ func runSearch(db queryer, q *store.Query) (*store.Page, error) {
 	}
 	cols, sortArgs, inner, outer := sortSQL(q.Sort)
 	sqlText := `SELECT v.rtype, v.id, v.vid, v.last_updated, v.op, v.body, v.ledger_index FROM resource_version v JOIN (SELECT c.rtype, c.id, c.vid, c.ledger_index` +
-		cols + base + ` ORDER BY ` + inner + ` LIMIT ? OFFSET ?) m ON v.rtype = m.rtype AND v.id = m.id AND v.vid = m.vid ORDER BY ` + outer
+		cols + base + ` ORDER BY ` + inner + ` LIMIT ? OFFSET ?) m ON v.ledger_index = m.ledger_index ORDER BY ` + outer
 	all := append(append(sortArgs, args...), limit+1, q.Offset)
 	rows, err := db.Query(sqlText, all...)
 	if err != nil {

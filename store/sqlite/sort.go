@@ -48,7 +48,7 @@ func sortExpr(k search.SortKey) (string, string) {
 	case "_id":
 		return "c.id", ""
 	case "_lastUpdated":
-		return "(SELECT v2.last_updated FROM resource_version v2 WHERE v2.rtype = c.rtype AND v2.id = c.id AND v2.vid = c.vid)", ""
+		return "(SELECT v2.last_updated FROM resource_version v2 WHERE v2.ledger_index = c.ledger_index)", ""
 	}
 	var column string
 	switch k.Kind {

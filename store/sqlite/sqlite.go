@@ -192,7 +192,7 @@ const (
 	qUpsertCurrent   = `INSERT INTO resource_current (rtype, id, vid, deleted, ledger_index) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (rtype, id) DO UPDATE SET vid = excluded.vid, deleted = excluded.deleted, ledger_index = excluded.ledger_index`
 	qReadCurrent = `SELECT v.vid, v.last_updated, v.op, v.body, v.ledger_index
-		FROM resource_current c JOIN resource_version v ON v.rtype = c.rtype AND v.id = c.id AND v.vid = c.vid
+		FROM resource_current c JOIN resource_version v ON v.ledger_index = c.ledger_index
 		WHERE c.rtype = ? AND c.id = ?`
 )
 
@@ -235,12 +235,18 @@ func Open(path string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: create schema: %w", err)
 	}
-	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(on)")
+	// Reads map the database file (256 MiB at most) instead of copying
+	// each page through a read call into every connection's cache.
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(on)&_pragma=mmap_size(268435456)")
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
+	// Every read connection stays open: database/sql keeps two idle by
+	// default, and reopening one (open, pragmas, statements) costs more
+	// than the read itself.
 	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
 	s := &Store{w: w, r: r, opts: opts, reqs: make(chan *request, 1024), done: make(chan struct{}), signed: make(chan struct{})}
 	for _, p := range []struct {
 		dst **sql.Stmt

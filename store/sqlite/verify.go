@@ -113,31 +113,35 @@ func audit(ctx context.Context, q driver.QueryerContext, v note.Verifier, truste
 		return l, errors.Join(err1, err)
 	})
 	latest := make(map[resKey]current)
-	in.Versions = query(ctx, q, `SELECT ledger_index, rtype, id, vid, last_updated, op, prev_index, body, ledger_key FROM resource_version
-		UNION ALL SELECT ledger_index, rtype, id, seq, last_updated, 'erase', prev_index, body, ledger_key FROM ledger_erasure
-		ORDER BY 1`,
-		func(r []driver.Value) (v ledger.Version, err error) {
-			idx, e1 := integer(r[0])
-			v.Type, v.ID = text(r[1]), text(r[2])
-			vid, e2 := integer(r[3])
-			v.LastUpdated, v.Op = text(r[4]), ledger.Op(text(r[5]))
-			v.Prev, err = integer(r[6])
-			body, e3 := blob(r[7])
-			key, e4 := blob(r[8])
-			if err = errors.Join(e1, e2, err, e3, e4); err != nil {
-				return v, fmt.Errorf("version row %d: %w", idx, err)
-			}
-			v.Index, v.VersionID, v.Body, v.Key = uint64(idx), strconv.FormatInt(vid, 10), body, key
-			if v.Op == ledger.OpDelete && v.Key != nil && v.Body == nil {
-				v.Body = []byte{} // a tombstone's stored body is empty, not erased
-			}
-			if v.Op != ledger.OpErase {
-				// Versions arrive in ledger order: the last one seen of a
-				// resource is its latest.
-				latest[resKey{v.Type, v.ID}] = current{vid: vid, index: idx, gone: v.Op == ledger.OpDelete || v.Body == nil}
-			}
-			return v, nil
-		})
+	scanVersion := func(r []driver.Value) (v ledger.Version, err error) {
+		idx, e1 := integer(r[0])
+		v.Type, v.ID = text(r[1]), text(r[2])
+		vid, e2 := integer(r[3])
+		v.LastUpdated, v.Op = text(r[4]), ledger.Op(text(r[5]))
+		v.Prev, err = integer(r[6])
+		body, e3 := blob(r[7])
+		key, e4 := blob(r[8])
+		if err = errors.Join(e1, e2, err, e3, e4); err != nil {
+			return v, fmt.Errorf("version row %d: %w", idx, err)
+		}
+		v.Index, v.VersionID, v.Body, v.Key = uint64(idx), strconv.FormatInt(vid, 10), body, key
+		if v.Op == ledger.OpDelete && v.Key != nil && v.Body == nil {
+			v.Body = []byte{} // a tombstone's stored body is empty, not erased
+		}
+		if v.Op != ledger.OpErase {
+			// Versions arrive in ledger order: the last one seen of a
+			// resource is its latest.
+			latest[resKey{v.Type, v.ID}] = current{vid: vid, index: idx, gone: v.Op == ledger.OpDelete || v.Body == nil}
+		}
+		return v, nil
+	}
+	// Erasure records are few: read first, they are merged into the scan
+	// of the versions by index (cheaper than a merge in SQL).
+	erasures, err := collect(ctx, q, `SELECT ledger_index, rtype, id, seq, last_updated, 'erase', prev_index, body, ledger_key FROM ledger_erasure ORDER BY ledger_index`, scanVersion)
+	if err != nil {
+		return nil, err
+	}
+	in.Versions = mergeByIndex(query(ctx, q, `SELECT ledger_index, rtype, id, vid, last_updated, op, prev_index, body, ledger_key FROM resource_version ORDER BY ledger_index`, scanVersion), erasures)
 	rep, err := ledger.Audit(ctx, in)
 	if err != nil {
 		return nil, err
@@ -240,6 +244,29 @@ func checkpointText(note []byte) []byte {
 		return note[:i+1]
 	}
 	return note
+}
+
+// mergeByIndex yields the versions of vs and the erasure records es (in
+// index order) together, in index order.
+func mergeByIndex(vs iter.Seq2[ledger.Version, error], es []ledger.Version) iter.Seq2[ledger.Version, error] {
+	return func(yield func(ledger.Version, error) bool) {
+		for v, err := range vs {
+			for err == nil && len(es) > 0 && es[0].Index < v.Index {
+				if !yield(es[0], nil) {
+					return
+				}
+				es = es[1:]
+			}
+			if !yield(v, err) || err != nil {
+				return
+			}
+		}
+		for _, e := range es {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
 }
 
 // collect runs a small query and returns all its rows.

@@ -18,7 +18,7 @@ func (s *Server) capabilityStatement() []byte {
 	b, _ = jsontext.AppendQuote(b, s.cfg.Version)
 	b = append(b, `},"implementation":{"description":"fhirseal FHIR R4 server","url":`...)
 	b, _ = jsontext.AppendQuote(b, s.cfg.BaseURL)
-	b = append(b, `},"fhirVersion":"4.0.1","format":["json"],"patchFormat":["application/json-patch+json"],"rest":[{"mode":"server","documentation":`...)
+	b = append(b, `},"fhirVersion":"4.0.1","format":["json"],"patchFormat":["application/json-patch+json","application/fhir+json"],"rest":[{"mode":"server","documentation":`...)
 	b, _ = jsontext.AppendQuote(b, restDocumentation)
 	b = append(b, `,"resource":[`...)
 	for i, t := range fhir.ResourceTypes() {

@@ -5,10 +5,12 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	"github.com/fhirseal/fhirseal/fhir"
+	"github.com/fhirseal/fhirseal/fhir/fhirpatch"
 	"github.com/fhirseal/fhirseal/store"
 )
 
@@ -23,8 +25,8 @@ func (s *Server) patch(typ string) handlerFunc {
 			return err
 		}
 		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if mt != "application/json-patch+json" {
-			return &httpError{status: http.StatusUnsupportedMediaType, code: "not-supported", msg: "PATCH takes application/json-patch+json"}
+		if mt != "application/json-patch+json" && mt != "application/fhir+json" && mt != "application/json" {
+			return &httpError{status: http.StatusUnsupportedMediaType, code: "not-supported", msg: "PATCH takes a JSON Patch (application/json-patch+json) or a FHIRPath Patch Parameters resource (application/fhir+json)"}
 		}
 		id := r.PathValue("id")
 		match, err := ifMatch(r)
@@ -35,9 +37,9 @@ func (s *Server) patch(typ string) handlerFunc {
 		if err != nil {
 			return err
 		}
-		p, err := jsonpatch.DecodePatch(body)
+		apply, err := patcher(mt, body)
 		if err != nil {
-			return badRequest("invalid JSON Patch document")
+			return err
 		}
 		prof, err := s.profileOf(r)
 		if err != nil {
@@ -55,7 +57,7 @@ func (s *Server) patch(typ string) handlerFunc {
 			if match != 0 && match != cur.VersionID {
 				return fhir.ErrPrecondition
 			}
-			patched, err := p.Apply(cur.Body)
+			patched, err := apply(cur.Body)
 			if err != nil {
 				return &httpError{status: http.StatusUnprocessableEntity, code: "processing", msg: "the patch cannot be applied: " + patchReason(err)}
 			}
@@ -87,8 +89,42 @@ func (s *Server) patch(typ string) handlerFunc {
 	}
 }
 
+// patcher decodes a patch document: a JSON Patch (RFC 6902) or a
+// FHIRPath Patch (a Parameters resource). The function it returns applies
+// the patch to a stored body.
+func patcher(mediaType string, body []byte) (func([]byte) ([]byte, error), error) {
+	if mediaType == "application/json-patch+json" {
+		p, err := jsonpatch.DecodePatch(body)
+		if err != nil {
+			return nil, badRequest("invalid JSON Patch document")
+		}
+		return p.Apply, nil
+	}
+	doc, out := fhir.Parse(body, fhir.Limits{})
+	if out.HasErrors() {
+		return nil, &fhir.InvalidError{Outcome: out}
+	}
+	if doc.Type != "Parameters" {
+		return nil, badRequest("a FHIRPath Patch is a Parameters resource")
+	}
+	return func(cur []byte) ([]byte, error) {
+		res, out := fhir.Parse(cur, fhir.Limits{})
+		if out.HasErrors() {
+			return nil, errors.New("the stored version does not parse")
+		}
+		if err := fhirpatch.Apply(res, doc); err != nil {
+			return nil, err
+		}
+		return fhir.Marshal(res), nil
+	}, nil
+}
+
 // patchReason names the failing patch operation without echoing values.
 func patchReason(err error) string {
+	var fe *fhirpatch.Error
+	if errors.As(err, &fe) {
+		return strings.TrimPrefix(fe.Error(), "fhirpatch: ")
+	}
 	switch {
 	case errors.Is(err, jsonpatch.ErrTestFailed):
 		return "a test operation failed"

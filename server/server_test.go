@@ -326,7 +326,8 @@ func TestJSONPatch(t *testing.T) {
 	want(t, patch(`[{"op":"replace","path":"/id","value":"q"}]`), 422, "patch of id")
 	want(t, patch(`[{"op":"test","path":"/active","value":true}]`), 422, "failed test op")
 	want(t, patch(`not json`), 400, "bad patch document")
-	want(t, do(t, ts, "PATCH", "/fhir/Patient/p", `[]`), 415, "patch content type")
+	want(t, do(t, ts, "PATCH", "/fhir/Patient/p", `[]`, "Content-Type", "text/plain"), 415, "patch content type")
+	want(t, do(t, ts, "PATCH", "/fhir/Patient/p", `[]`), 400, "JSON Patch sent as a FHIRPath Patch")
 	r = do(t, ts, "GET", "/fhir/Patient/p", "")
 	if r.header.Get("ETag") != `W/"2"` {
 		t.Errorf("failed patches changed the resource: ETag %s", r.header.Get("ETag"))

@@ -34,9 +34,11 @@
 //     the Consents. For a request the Policy is compiled for the caller,
 //     action and time into a Filter: Deny and Permit clauses over resource
 //     type, security labels, codes, data period and named resources. A
-//     search turns the Filter into query conditions; every resource
-//     returned or written passes Filter.Check (or Authorize) again. See
-//     https://hl7.org/fhir/R4/consent.html.
+//     search turns the Filter into query conditions (Filter.Restriction:
+//     hidden types, labels and instances, or the only visible types, and
+//     whether that form is exact; a search must refuse what is not); every
+//     resource returned or written passes Filter.Check (or Authorize)
+//     again. See https://hl7.org/fhir/R4/consent.html.
 //  4. Audit (AuditEvent). Every access and denial is described as an
 //     AuditEvent in the IHE BALP shape, with the patient as an entity so a
 //     patient can find the events about them.
@@ -55,21 +57,23 @@
 // When no Consent decides, the configured default applies; resources
 // labelled restricted or very restricted (v3 Confidentiality R, V) or with
 // a sensitive category label (DefaultSensitiveLabels) additionally need a
-// permit that names the label. Actors match by reference against the
-// caller's fhirUser, organisation and groups; an actor without a reference
-// matches by role.
+// permit that names the label to be read (labels guard disclosure: writing
+// labelled data is decided by the provisions alone). Actors match by
+// reference against the caller's fhirUser, organisation and groups; an
+// actor without a reference matches by role.
 //
 // # Fail closed
 //
 // Anything not understood denies: an invalid scope grants nothing; a
 // patient/ scope without a patient claim grants nothing; an active Consent
 // that cannot be parsed denies all access to that patient's data (except
-// the patient's own and break-glass); a code the evaluator cannot interpret
-// makes a deny provision apply and a permit provision not apply; facts the
-// server does not supply about a resource (codes, dates, references) are
-// resolved the same way; a revocation list that errors refuses the token; a
-// consent token is only as good as its Consent at the moment of use
-// (ConsentTokenValid).
+// the patient's own and break-glass), and so does the policy of a patient
+// whose Consents are being written (LockedPolicy); a code the evaluator
+// cannot interpret makes a deny provision apply and a permit provision not
+// apply; facts the server does not supply about a resource (codes, dates,
+// references) are resolved the same way; a revocation list that errors
+// refuses the token; a consent token is only as good as its Consent at the
+// moment of use (ConsentTokenValid).
 //
 // Break-glass is the one deliberate exception: a caller whose token carries
 // purpose ETREAT or BTG and whose scopes allow the interaction gets past a

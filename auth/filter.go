@@ -389,6 +389,11 @@ func (f *Filter) verdict(res *Resource) Verdict {
 		}
 	}
 	for _, l := range res.Labels {
+		if f.Action != ActionRead {
+			// Sensitive labels guard disclosure; writing labelled data
+			// is decided by the provisions and the default alone.
+			break
+		}
 		l = NormalizeLabel(l)
 		if !slices.Contains(f.Sensitive, l) {
 			continue

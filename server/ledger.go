@@ -214,18 +214,18 @@ func (s *Server) ledgerProof(typ string) handlerFunc {
 		if err != nil {
 			return err
 		}
-		// A caller limited to some resources sees a proof only for a
-		// version it may read, and never one of a deletion; an unrestricted
-		// caller needs nothing from the version beyond its opening.
-		if !decisionOf(r).Unrestricted() {
+		// A caller sees a proof only for a version it may read (scopes and
+		// consent); proofs of deletions only with unrestricted scopes.
+		{
 			v, err := s.cfg.Store.VRead(r.Context(), typ, id, vid)
 			if err != nil {
 				return err
 			}
 			if v.Deleted() {
-				return fhir.ErrNotFound
-			}
-			if err := s.permitBytes(r, v.Body); err != nil {
+				if !decisionOf(r).Unrestricted() {
+					return fhir.ErrNotFound
+				}
+			} else if err := s.permitBytes(r, v.Body); err != nil {
 				return err
 			}
 		}

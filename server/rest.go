@@ -357,7 +357,6 @@ func (s *Server) update(typ string) handlerFunc {
 // If-Match conflicts to 412.
 func (s *Server) put(r *http.Request, res *fhir.Node, match int64, lin *lineage) (*store.Version, error) {
 	var v *store.Version
-	restricted := !decisionOf(r).Unrestricted()
 	err := s.cfg.Store.Update(r.Context(), func(tx store.Tx) error {
 		cur, err := tx.Current(res.Type, res.ID())
 		if s.cfg.NoUpdateCreate && errors.Is(err, fhir.ErrNotFound) {
@@ -365,7 +364,7 @@ func (s *Server) put(r *http.Request, res *fhir.Node, match int64, lin *lineage)
 		}
 		// The caller must be allowed the resource as it is before the
 		// update, too: no moving another patient's data into one's own.
-		if restricted && err == nil {
+		if err == nil {
 			if perr := s.permitBytes(r, cur.Body); perr != nil {
 				return fhir.ErrForbidden
 			}
@@ -453,14 +452,12 @@ func (s *Server) delete(typ string) handlerFunc {
 		var v *store.Version
 		restricted := !decisionOf(r).Unrestricted()
 		err = s.cfg.Store.Update(r.Context(), func(tx store.Tx) error {
-			if restricted {
-				cur, err := tx.Current(typ, id)
-				if err != nil {
-					return fhir.ErrNotFound
-				}
+			if cur, err := tx.Current(typ, id); err == nil {
 				if err := s.permitBytes(r, cur.Body); err != nil {
 					return err
 				}
+			} else if restricted {
+				return fhir.ErrNotFound
 			}
 			var err error
 			v, err = tx.Delete(typ, id, match)
@@ -658,7 +655,11 @@ func (s *Server) historyHandler(typ string, instance bool) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if instance && !decisionOf(r).Unrestricted() {
+		if !instance {
+			if err := s.checkHistory(r, versions); err != nil {
+				return err
+			}
+		} else {
 			// Every version must be visible; one that is not hides the
 			// whole history, as if the resource did not exist.
 			for _, v := range versions {

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -247,7 +250,8 @@ func (s *Server) compartmentSearch(code string) handlerFunc {
 // OperationOutcome (search.mode outcome) naming what was not applied and
 // whether the includes were capped.
 func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request, sr *searchRequest, params url.Values) error {
-	if err := s.requireUnrestricted(r, auth.InteractionSearch, sr.query.Types); err != nil {
+	acc, err := s.searchRestrict(r, auth.InteractionSearch, sr.query.Types)
+	if err != nil {
 		return err
 	}
 	n, err := s.count(params)
@@ -262,15 +266,45 @@ func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request, sr *searchR
 		q.Total, q.Count, q.Includes = true, 0, nil
 	}
 	if tok := params.Get("_page"); tok != "" {
+		tok, err := s.openPageToken(r, tok)
+		if err != nil {
+			return err
+		}
 		off, asOf, err := parsePageToken(tok, "s")
 		if err != nil {
 			return err
 		}
 		q.Offset, q.AsOf = int(off), asOf
 	}
+	q.Restrict = append(q.Restrict, acc.restrict...)
+	restrictChains(q.Criteria, acc.restrict)
 	page, err := s.cfg.Store.Search(r.Context(), q)
 	if err != nil {
 		return err
+	}
+	bodies := make([][]byte, 0, len(page.Matches)+len(page.Included))
+	for _, m := range page.Matches {
+		bodies = append(bodies, m.Body)
+	}
+	for _, m := range page.Included {
+		bodies = append(bodies, m.Body)
+	}
+	patients, glass, err := s.recheck(r, bodies)
+	if err != nil {
+		return err
+	}
+	if len(acc.breakGlass) > 0 || len(glass) > 0 {
+		var pids []string
+		for _, p := range append(acc.breakGlass, glass...) {
+			if p != "" && !contains(pids, p) {
+				pids = append(pids, p)
+			}
+		}
+		if err := s.auditBreakGlass(r, auth.InteractionSearch, "", searchedType(q.Types), pids, nil); err != nil {
+			return err
+		}
+	} else {
+		s.recordSearch(r, auth.InteractionSearch, q.Types, patients)
 	}
 	if page.Total < 0 && !page.More && q.Offset == 0 && q.Count > 0 && sr.total != "none" {
 		page.Total = len(page.Matches) // everything is on this page: the total is free
@@ -278,7 +312,7 @@ func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request, sr *searchR
 	self := s.selfURL(r, sr.applied)
 	var next string
 	if page.More {
-		next = s.linkWith(&http.Request{URL: &url.URL{Path: r.URL.Path, RawQuery: sr.applied.Encode()}}, "_page", pageToken("s", int64(q.Offset+len(page.Matches)), q.AsOf))
+		next = s.linkWith(&http.Request{URL: &url.URL{Path: r.URL.Path, RawQuery: sr.applied.Encode()}}, "_page", s.sealPageToken(r, pageToken("s", int64(q.Offset+len(page.Matches)), q.AsOf)))
 	}
 	bw := newBundle("searchset", page.Total, "self", self, "next", next)
 	for _, m := range page.Matches {
@@ -356,4 +390,38 @@ func (s *Server) includeCapMessage(q *store.Query, page *store.Page) string {
 		msg += ", or search for them directly: " + strings.Join(urls, " ")
 	}
 	return msg
+}
+
+func searchedType(types []string) string {
+	if len(types) == 1 {
+		return types[0]
+	}
+	return "Resource"
+}
+
+// sealPageToken binds a paging token to the caller: a tag computed with
+// the server's page key over the token's issuer and subject. Paging links
+// are also re-authorised on every use (the access decision is compiled
+// again from the presented token), so a link never widens access; the tag
+// makes a link replayed by another caller fail outright.
+func (s *Server) sealPageToken(r *http.Request, tok string) string {
+	return tok + "." + s.pageTag(r, tok)
+}
+
+// openPageToken checks and strips the caller tag of a paging token.
+func (s *Server) openPageToken(r *http.Request, sealed string) (string, error) {
+	tok, tag, ok := strings.Cut(sealed, ".")
+	if !ok || !hmac.Equal([]byte(tag), []byte(s.pageTag(r, tok))) {
+		return "", &httpError{status: http.StatusForbidden, code: "forbidden", msg: "this paging link was issued to another caller"}
+	}
+	return tok, nil
+}
+
+func (s *Server) pageTag(r *http.Request, tok string) string {
+	m := hmac.New(sha256.New, s.pageKey[:])
+	if p := principalOf(r); p != nil {
+		m.Write([]byte(p.Issuer + "\x00" + p.Subject + "\x00" + p.Consent + "\x00"))
+	}
+	m.Write([]byte(tok))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
 }

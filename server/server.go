@@ -7,6 +7,14 @@
 // (fhir/normalize) and stored with its lineage: meta.source, and a
 // Provenance of the changes in the same store transaction (lineage.go).
 //
+// Access control (authz.go) holds on every path that returns data: reads
+// decide each resource with auth.Authorize (scopes, patient pin, granular
+// constraints, the patients' Consents), searches carry the same decision
+// compiled into the store query and check every returned resource again,
+// failing closed; break-glass is audited as a security alert before data
+// is released (audit.go); the consent policies are kept current by the
+// store wrapper every write goes through (consent.go).
+//
 // Every interaction is registered per resource type from the generated
 // spec tables through huma, so the same registration yields the routes and
 // the OpenAPI document served at /openapi.json. Handlers return errors;
@@ -66,6 +74,18 @@ type Config struct {
 	MaxIncluded int
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// ConsentDefault applies to patients without a Consent that decides
+	// (--consent-default); the zero value means auth.Permit.
+	ConsentDefault auth.Effect
+	// SensitiveLabels are the security labels only an explicit consent
+	// permit unlocks; nil means auth.DefaultSensitiveLabels.
+	SensitiveLabels []string
+	// Issuer signs consent tokens (POST /fhir/Consent/{id}/$token); nil
+	// disables that operation.
+	Issuer *auth.Issuer
+	// Audit records an AuditEvent for every access to and denial of
+	// patient data (audit.go). Break-glass is recorded whatever its value.
+	Audit bool
 }
 
 // Server serves the FHIR REST API.
@@ -80,6 +100,12 @@ type Server struct {
 	capJSON []byte
 
 	normalizer *normalize.Normalizer
+	// consents holds the patients' consent policies, kept current by the
+	// store wrapper every write goes through (consent.go).
+	consents *consentCache
+	// pageKey binds paging links to the caller they were issued to.
+	pageKey [32]byte
+	auditState
 	// unnormalized stores single-resource writes as they arrive, without
 	// normalisation or lineage (parseWrite). Only benchmarks set it, to
 	// measure what normalisation costs.
@@ -108,7 +134,12 @@ func New(cfg Config) *Server {
 		cfg.Now = time.Now
 	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, normalizer: cfg.Normalizer}
+	consents := newConsentCache(cfg.Store, cfg.BaseURL)
+	if cfg.Store != nil {
+		cfg.Store = consentStore{Store: cfg.Store, c: consents}
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, normalizer: cfg.Normalizer, consents: consents}
+	rand.Read(s.pageKey[:])
 	if s.normalizer == nil {
 		s.normalizer = normalize.NewNormalizer(nil)
 	}
@@ -127,6 +158,7 @@ func New(cfg Config) *Server {
 	}
 	s.routes()
 	s.compartmentRoutes()
+	s.consentRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &httpError{status: http.StatusNotFound, code: "not-found", msg: "no FHIR interaction at " + r.Method + " " + r.URL.Path})
 	})

@@ -358,7 +358,7 @@ func TestTokensAndScopes(t *testing.T) {
 		{"patient reads other patient", "GET", "/fhir/Patient/p2", "", "Bearer " + patient1, 404},
 		{"patient reads other patient's history", "GET", "/fhir/Patient/p2/_history", "", "Bearer " + patient1, 404},
 		{"patient reads other patient's version", "GET", "/fhir/Patient/p2/_history/1", "", "Bearer " + patient1, 404},
-		{"patient search fails closed", "GET", "/fhir/Patient", "", "Bearer " + patient1, 403},
+		{"patient search is pinned to the patient", "GET", "/fhir/Patient?_id=p2", "", "Bearer " + patient1, 200},
 		{"patient scope without patient claim", "GET", "/fhir/Patient/p1", "", "Bearer " + noPatientClaim, 403},
 		{"patient cannot write", "PUT", "/fhir/Patient/p1", `{"resourceType":"Patient","id":"p1"}`, "Bearer " + patient1, 403},
 		{"nobody writes AuditEvents", "POST", "/fhir/AuditEvent", `{"resourceType":"AuditEvent"}`, "Bearer " + ts.token, 403},

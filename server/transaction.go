@@ -103,6 +103,9 @@ func (s *Server) bundle(w http.ResponseWriter, r *http.Request) error {
 		}
 		entries = append(entries, be)
 	}
+	if err := s.checkBundleWrites(r, entries); err != nil {
+		return err
+	}
 	if kind == "transaction" {
 		if err := s.transaction(r, entries); err != nil {
 			return err
@@ -124,6 +127,7 @@ func (s *Server) bundle(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+	s.checkBundleReads(r, entries)
 	bw := newBundle(kind+"-response", -1)
 	for _, e := range entries {
 		en := entry{status: strconv.Itoa(e.status) + " " + http.StatusText(e.status)}

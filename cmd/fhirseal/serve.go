@@ -35,6 +35,10 @@ type serveConfig struct {
 	// Issuer and JWKSURL name an external SMART authorisation server whose
 	// tokens are accepted beside fhirseal's own.
 	Issuer, JWKSURL string
+	// ConsentDefault applies to patients without a Consent that decides
+	// (permit or deny); Audit records every access to patient data.
+	ConsentDefault string
+	Audit          bool
 	// LedgerKeyFile holds the checkpoint signing key (default DATA/ledger.key).
 	LedgerKeyFile   string
 	CheckpointEvery time.Duration
@@ -106,6 +110,8 @@ func serve(args []string, getenv func(string) string) int {
 	fs.StringVar(&cfg.Issuer, "issuer", envDefault(getenv, "issuer", ""), "external SMART authorisation server (iss) whose tokens are accepted")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", envDefault(getenv, "debug-addr", ""), "listen address for runtime profiles (/debug/pprof/); off when empty")
 	fs.StringVar(&cfg.JWKSURL, "jwks-url", envDefault(getenv, "jwks-url", ""), "JWKS URL of the external issuer")
+	fs.StringVar(&cfg.ConsentDefault, "consent-default", envDefault(getenv, "consent-default", "permit"), "access to patient data when no Consent decides: permit or deny")
+	fs.BoolVar(&cfg.Audit, "audit", envDefault(getenv, "audit", "false") == "true", "record an AuditEvent for every access to patient data (break-glass is always recorded)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -170,7 +176,12 @@ func run(cfg serveConfig, log *slog.Logger) error {
 		}
 		log.Info("source profiles loaded", "dir", cfg.Profiles, "count", len(profiles))
 	}
+	consentDefault, err := auth.ParseEffect(cfg.ConsentDefault)
+	if err != nil {
+		return fmt.Errorf("--consent-default: %w", err)
+	}
 	srv := server.New(server.Config{
+		ConsentDefault: consentDefault, Audit: cfg.Audit, Issuer: issuer,
 		Normalizer: normalize.NewNormalizer(profiles),
 		Store:      st, Auth: verifier, SMART: smart, Ledger: st, LedgerKey: key.VerifierKey,
 		Logger: log, BaseURL: cfg.BaseURL, Version: version, MaxBodyBytes: cfg.MaxBodyBytes,

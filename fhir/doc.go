@@ -36,5 +36,12 @@
 // FHIRPath invariants are evaluated by fhir/fhirpath (CheckInvariants),
 // which imports this package.
 //
+// Parse makes few allocations: the nodes and field lists of a tree come
+// from a handful of chunks (arena.go) and its strings are substrings of one
+// copy of the input, so a node that is kept keeps that copy (and its chunk)
+// in memory.
+// Narratives are checked by a scanner that hands anything unusual to
+// encoding/xml (xhtml.go).
+//
 // What it never does: network or file access, or any HTTP concern.
 package fhir

@@ -15,9 +15,9 @@ import (
 )
 
 // Formats of primitive values follow the regular expressions in the R4
-// StructureDefinitions (TypeDef.Regex). The common string-like types are
-// checked by hand for speed; their behaviour is compared with the spec's
-// expressions in tests.
+// StructureDefinitions (TypeDef.Regex). The common string-like types and
+// the date and time types are checked by hand for speed; their behaviour is
+// compared with the spec's expressions in tests (FuzzDateTime).
 
 const maxStringBytes = 1 << 20 // R4: strings SHALL NOT exceed 1 MB
 
@@ -108,8 +108,13 @@ func checkFormat(typ, s string) string {
 			return fmt.Sprintf("the value %q is not valid base64", abbreviate(s))
 		}
 		return ""
+	case "time":
+		if !matchDateTime(typ, s) {
+			return fmt.Sprintf("the value %q is not a valid %s", abbreviate(s), typ)
+		}
+		return ""
 	case "date", "dateTime", "instant":
-		if r := specRegexp(typ); r != nil && !r.MatchString(s) {
+		if !matchDateTime(typ, s) {
 			return fmt.Sprintf("the value %q is not a valid %s", s, typ)
 		}
 		if len(s) >= 10 {
@@ -131,11 +136,21 @@ func checkFormat(typ, s string) string {
 func validBase64(s string) bool {
 	n, pad := 0, 0
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+		// Runs of data characters (nearly all of a value) first.
+		if pad == 0 {
+			j := i
+			for j < len(s) && base64Class[s[j]] == base64Data {
+				j++
+			}
+			n += j - i
+			if i = j; i == len(s) {
+				break
+			}
+		}
+		switch base64Class[s[i]] {
+		case base64Space:
 			continue
-		case c >= 0x80:
+		case base64Other:
 			// Unicode white space is ignored too; anything else is invalid.
 			r, size := utf8.DecodeRuneInString(s[i:])
 			if !unicode.IsSpace(r) {
@@ -143,16 +158,13 @@ func validBase64(s string) bool {
 			}
 			i += size - 1
 			continue
-		case c == '=':
+		case base64Pad:
 			pad++
 			if pad > 2 {
 				return false
 			}
-		case pad > 0:
-			return false // data after padding
-		case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/':
 		default:
-			return false
+			return false // not base64, or data after padding
 		}
 		n++
 	}
@@ -163,6 +175,31 @@ func validBase64(s string) bool {
 	// base64.StdEncoding (non-strict) does not check them either.
 	return pad == 0 || n >= 4
 }
+
+// Classes of bytes in base64 text.
+const (
+	base64Invalid = iota
+	base64Data    // A-Z a-z 0-9 + /
+	base64Pad     // =
+	base64Space   // ASCII white space
+	base64Other   // the start of a non-ASCII character
+)
+
+var base64Class = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/':
+			t[c] = base64Data
+		case c == '=':
+			t[c] = base64Pad
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+			t[c] = base64Space
+		case c >= 0x80:
+			t[c] = base64Other
+		}
+	}
+	return t
+}()
 
 func abbreviate(s string) string {
 	if len(s) > 40 {
@@ -230,10 +267,18 @@ func setOf(s ...string) map[string]bool {
 // root, only allowed elements and attributes, no scripts or event handlers,
 // no external images, and some text content.
 func checkXHTML(s string) []string {
-	var probs []string
 	if !utf8.ValidString(s) {
 		return []string{"the narrative is not valid UTF-8"}
 	}
+	if xhtmlClean(s) {
+		return nil
+	}
+	return xhtmlProblems(s)
+}
+
+// xhtmlProblems is checkXHTML for valid UTF-8, with encoding/xml.
+func xhtmlProblems(s string) []string {
+	var probs []string
 	d := xml.NewDecoder(strings.NewReader(s))
 	d.Strict = true
 	// Only XML's own entities are allowed; HTML's (&reg;, &nbsp;) are not
@@ -320,6 +365,97 @@ func isExternalURL(v string) bool {
 	scheme, _, ok := strings.Cut(v, ":")
 	if !ok || scheme == "data" || strings.ContainsAny(scheme, "/#?.") {
 		return false
+	}
+	return true
+}
+
+// matchDateTime reports whether s matches the R4 regular expression of
+// typ: date, dateTime, instant or time (TypeDef.Regex; FuzzDateTime
+// compares the two).
+func matchDateTime(typ, s string) bool {
+	if typ == "time" {
+		rest, ok := scanClock(s)
+		return ok && rest == ""
+	}
+	// A year of four digits other than 0000, then optionally a month, a
+	// day, and a time with a zone; an instant has them all.
+	if len(s) < 4 || !isDigits(s[:4]) || s[:4] == "0000" {
+		return false
+	}
+	rest := s[4:]
+	for _, limit := range [...]int{12, 31} {
+		if rest == "" {
+			return typ != "instant"
+		}
+		n, ok := twoDigits(rest[1:])
+		if rest[0] != '-' || !ok || n < 1 || n > limit {
+			return false
+		}
+		rest = rest[3:]
+	}
+	if rest == "" {
+		return typ != "instant"
+	}
+	if typ == "date" || rest[0] != 'T' {
+		return false
+	}
+	rest, ok := scanClock(rest[1:])
+	if !ok {
+		return false
+	}
+	switch {
+	case rest == "Z":
+		return true
+	case len(rest) != 6 || rest[0] != '+' && rest[0] != '-' || rest[3] != ':':
+		return false
+	case rest[1:] == "14:00":
+		return true
+	}
+	h, ok1 := twoDigits(rest[1:])
+	m, ok2 := twoDigits(rest[4:])
+	return ok1 && ok2 && h <= 13 && m <= 59
+}
+
+// scanClock reads hh:mm:ss with an optional fraction from the start of s
+// and returns the rest.
+func scanClock(s string) (string, bool) {
+	if len(s) < 8 || s[2] != ':' || s[5] != ':' {
+		return "", false
+	}
+	h, ok1 := twoDigits(s)
+	m, ok2 := twoDigits(s[3:])
+	sec, ok3 := twoDigits(s[6:])
+	if !ok1 || !ok2 || !ok3 || h > 23 || m > 59 || sec > 60 {
+		return "", false
+	}
+	rest := s[8:]
+	if rest != "" && rest[0] == '.' {
+		i := 1
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 1 {
+			return "", false
+		}
+		rest = rest[i:]
+	}
+	return rest, true
+}
+
+// twoDigits returns the number written by the first two bytes of s, if
+// they are ASCII digits.
+func twoDigits(s string) (int, bool) {
+	if len(s) < 2 || !isDigits(s[:2]) {
+		return 0, false
+	}
+	return int(s[0]-'0')*10 + int(s[1]-'0'), true
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
 	}
 	return true
 }

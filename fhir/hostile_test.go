@@ -136,3 +136,17 @@ func TestPrimitiveAsObject(t *testing.T) {
 		t.Errorf("parsing did not continue after the bad value")
 	}
 }
+
+// A JSON error after a repeating element with a gap (an item that could not
+// be read) must not leave the gap for the resource's own checks.
+func TestFatalAfterGap(t *testing.T) {
+	for _, s := range []string{
+		`{"resourceType":"Patient","contained":[1,{"resourceType":"Patient","id":"a"}],"id":"x"`,
+		`{"resourceType":"Bundle","type":"collection","entry":[1,{"fullUrl":"urn:x"}],"id":`,
+	} {
+		n, out := fhir.Parse([]byte(s), fhir.Limits{})
+		if n != nil || !out.HasErrors() {
+			t.Errorf("Parse(%q) = %v, %s; want no tree and a fatal error", s, n, out)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"slices"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -11,7 +12,28 @@ import (
 // StructureDefinition order. Serialising the same tree twice gives the same
 // bytes, and Parse(Marshal(n)) gives back n.
 func Marshal(n *Node) []byte {
-	return AppendJSON(make([]byte, 0, 1024), n)
+	size := sizeHint(n)
+	return AppendJSON(make([]byte, 0, size+size/16+64), n)
+}
+
+// sizeHint estimates the length of n's JSON form (less any escapes), so
+// that Marshal seldom grows its buffer.
+func sizeHint(n *Node) int {
+	size := len(n.Value) + 2
+	if n.Elem != nil && n.Elem.Path == n.Type {
+		size += len(`"resourceType":"",`) + len(n.Type)
+	}
+	for i := range n.Fields {
+		f := &n.Fields[i]
+		size += len(f.Name) + 6 // quotes, colon, comma, brackets
+		for _, v := range f.Nodes {
+			size += sizeHint(v) + 1
+			if len(v.Fields) > 0 && v.Kind != NoValue {
+				size += len(f.Name) + 7 // the "_name" member too
+			}
+		}
+	}
+	return size
 }
 
 // AppendJSON appends the JSON form of n to b.
@@ -63,7 +85,7 @@ func appendFields(b []byte, n *Node, first bool) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b, _ = jsontext.AppendQuote(b, f.Name)
+		b = appendString(b, f.Name)
 		b = append(b, ':')
 		if f.Elem.Array {
 			b = append(b, '[')
@@ -92,7 +114,7 @@ func appendPrimitiveField(b []byte, f *Field, first bool) ([]byte, bool) {
 			b = append(b, ',')
 		}
 		first = false
-		b, _ = jsontext.AppendQuote(b, f.Name)
+		b = appendString(b, f.Name)
 		b = append(b, ':')
 		if f.Elem.Array {
 			b = append(b, '[')
@@ -140,10 +162,32 @@ func appendValue(b []byte, v *Node) []byte {
 	case NumberValue, BoolValue:
 		return append(b, v.Value...)
 	case StringValue:
-		b, _ = jsontext.AppendQuote(b, v.Value)
-		return b
+		return appendString(b, v.Value)
 	}
 	return append(b, "null"...)
+}
+
+// appendString appends s as a JSON string, as jsontext.AppendQuote does:
+// text that needs no escaping is copied as it is.
+func appendString(b []byte, s string) []byte {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == '"' || c == '\\' {
+			b, _ = jsontext.AppendQuote(b, s)
+			return b
+		}
+		if c >= utf8.RuneSelf {
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.ValidString(s) {
+		b, _ = jsontext.AppendQuote(b, s)
+		return b
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // Pretty re-indents compact JSON for humans (_pretty=true).

@@ -62,6 +62,9 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // at all (a fatal issue); otherwise it holds everything that was understood
 // and the caller must check Outcome.HasErrors before using it. Invariants
 // (FHIRPath constraints) are not evaluated here; see Validator.
+//
+// The strings of the returned tree (element names and values) share one
+// copy of data, which they keep alive.
 func Parse(data []byte, lim Limits) (*Node, *Outcome) {
 	lim = lim.withDefaults()
 	p := &parser{data: data, lim: lim, out: &Outcome{}}
@@ -74,7 +77,9 @@ func Parse(data []byte, lim Limits) (*Node, *Outcome) {
 		p.out.Add(Warning, "structure", "", "a UTF-8 byte order mark before the JSON text was ignored")
 	}
 	p.data = data
+	p.str = string(data)
 	p.dec = jsontext.NewDecoder(bytes.NewBuffer(data))
+	p.arena = newArena(len(data), p.dec)
 	n := p.resource(nil, 0)
 	if n == nil {
 		return nil, p.out
@@ -90,8 +95,12 @@ func Parse(data []byte, lim Limits) (*Node, *Outcome) {
 }
 
 type parser struct {
-	dec   *jsontext.Decoder
-	data  []byte
+	dec  *jsontext.Decoder
+	data []byte
+	// str is data as a string: names and values written without escapes
+	// are substrings of it, so that they cost no allocation each.
+	str   string
+	arena *arena
 	lim   Limits
 	out   *Outcome
 	fatal bool
@@ -183,8 +192,8 @@ func (p *parser) read() (jsontext.Token, bool) {
 	return tok, true
 }
 
-// name reads an object member name. Unescaped names (nearly all) are
-// compared in place; the string is only materialised where it is kept.
+// name reads an object member name. Names written without escapes (nearly
+// all) are substrings of the input.
 func (p *parser) name() (string, bool) {
 	if p.fatal {
 		return "", false
@@ -198,16 +207,72 @@ func (p *parser) name() (string, bool) {
 		p.syntax(nil, "expected an object member name")
 		return "", false
 	}
+	return p.text(raw)
+}
+
+// scalar reads a string, number, boolean or null value and returns its
+// kind and text: the unescaped string, or the literal of a number or
+// boolean ("" for null).
+func (p *parser) scalar() (jsontext.Kind, string, bool) {
+	if p.fatal {
+		return 0, "", false
+	}
+	switch p.dec.PeekKind() {
+	case '"', '0', 't', 'f', 'n':
+	default:
+		// Not a value: ReadToken describes what is wrong better than
+		// ReadValue.
+		tok, err := p.dec.ReadToken()
+		if err != nil {
+			p.syntax(err, "")
+			return 0, "", false
+		}
+		return tok.Kind(), "", true
+	}
+	raw, err := p.dec.ReadValue()
+	if err != nil {
+		p.syntax(err, "")
+		return 0, "", false
+	}
+	switch k := raw.Kind(); k {
+	case 't':
+		return k, "true", true
+	case 'f':
+		return k, "false", true
+	case '"', '0':
+		s, ok := p.text(raw)
+		return k, s, ok
+	default:
+		return k, "", true
+	}
+}
+
+// text returns the text of the string or number raw that the decoder has
+// just read: a substring of the input when it needs no unescaping.
+func (p *parser) text(raw jsontext.Value) (string, bool) {
+	end := int(p.dec.InputOffset())
+	start := end - len(raw)
+	inPlace := start >= 0 && end <= len(p.data) && len(raw) > 0 && &raw[0] == &p.data[start]
+	if raw[0] != '"' {
+		if inPlace {
+			return p.str[start:end], true
+		}
+		return string(raw), true
+	}
 	body := raw[1 : len(raw)-1]
 	if bytes.IndexByte(body, '\\') < 0 {
-		return internName(body), true
+		if inPlace {
+			return p.str[start+1 : end-1], true
+		}
+		return string(body), true
 	}
-	v, err := jsontext.AppendUnquote(nil, raw)
+	var err error
+	p.arena.unquoted, err = jsontext.AppendUnquote(p.arena.unquoted[:0], raw)
 	if err != nil {
 		p.syntax(err, "")
 		return "", false
 	}
-	return string(v), true
+	return string(p.arena.unquoted), true
 }
 
 func (p *parser) skip() bool {
@@ -275,38 +340,43 @@ func (p *parser) resource(path *elemPath, rdepth int) *Node {
 	}
 	var typ string
 	if p.dec.PeekKind() == '"' {
-		name, ok := p.read()
+		name, ok := p.name()
 		if !ok {
 			return nil
 		}
-		if name.String() == "resourceType" {
-			v, ok := p.read()
-			if !ok {
-				return nil
-			}
-			if v.Kind() != '"' {
+		if name == "resourceType" {
+			if p.dec.PeekKind() != '"' {
+				if _, ok := p.read(); !ok {
+					return nil
+				}
 				p.issue(Error, "structure", path, "resourceType must be a string")
 				p.skipObjectRest()
 				return nil
 			}
-			typ = v.String()
+			_, typ, ok = p.scalar()
+			if !ok {
+				return nil
+			}
 			return p.resourceBody(typ, path, rdepth, false)
 		}
-		// resourceType is not the first property: find it, then parse the
-		// object again from its start.
-		if !p.skip() || !p.skipObjectRest() {
+		// resourceType is not the first property: find it while reading to
+		// the end of the object, then parse the object again from its start.
+		if !p.skip() || !p.findResourceType(&typ) {
 			return nil
 		}
 		end := int(p.dec.InputOffset())
 		raw := bytes.TrimLeft(p.data[start:end], " \t\r\n:,[")
-		typ = findResourceType(raw)
 		if typ == "" {
 			p.issue(Error, "structure", path, "the resource has no resourceType")
 			return nil
 		}
-		sub := &parser{dec: jsontext.NewDecoder(bytes.NewBuffer(raw)), data: raw, lim: p.lim, out: p.out}
+		off := end - len(raw)
+		sub := &parser{dec: jsontext.NewDecoder(bytes.NewBuffer(raw)), data: raw, str: p.str[off:end], arena: p.arena, lim: p.lim, out: p.out}
 		sub.read()
+		dec, base := p.arena.dec, p.arena.base
+		p.arena.dec, p.arena.base = sub.dec, base+off
 		n := sub.resourceBody(typ, path, rdepth, true)
+		p.arena.dec, p.arena.base = dec, base
 		if sub.fatal {
 			p.fatal = true
 		}
@@ -319,27 +389,37 @@ func (p *parser) resource(path *elemPath, rdepth int) *Node {
 	return nil
 }
 
-// findResourceType returns the top-level "resourceType" string of a raw
-// JSON object, or "".
-func findResourceType(raw []byte) string {
-	d := jsontext.NewDecoder(bytes.NewReader(raw))
-	if tok, err := d.ReadToken(); err != nil || tok.Kind() != '{' {
-		return ""
+// findResourceType reads the rest of an object, setting *typ to the value
+// of its "resourceType" member if that is a string. It returns false if the
+// object cannot be read.
+func (p *parser) findResourceType(typ *string) bool {
+	for !p.fatal {
+		switch p.dec.PeekKind() {
+		case '}':
+			_, ok := p.read()
+			return ok
+		case '"':
+			name, ok := p.name()
+			if !ok {
+				return false
+			}
+			if name == "resourceType" && p.dec.PeekKind() == '"' {
+				_, *typ, ok = p.scalar()
+				if !ok {
+					return false
+				}
+				continue
+			}
+		default:
+			if _, ok := p.read(); !ok {
+				return false
+			}
+		}
+		if !p.skip() {
+			return false
+		}
 	}
-	for d.PeekKind() == '"' {
-		name, err := d.ReadToken()
-		if err != nil {
-			return ""
-		}
-		if name.String() == "resourceType" && d.PeekKind() == '"' {
-			v, _ := d.ReadToken()
-			return v.String()
-		}
-		if d.SkipValue() != nil {
-			return ""
-		}
-	}
-	return ""
+	return false
 }
 
 func (p *parser) skipObjectRest() bool {
@@ -371,8 +451,8 @@ func (p *parser) resourceBody(typ string, path *elemPath, rdepth int, skipType b
 		path = &elemPath{name: typ, index: -1}
 		p.root = typ
 	}
-	n := &Node{Type: typ, Elem: &specElements[t.Root]}
-	p.members(n, path, rdepth, skipType)
+	n := p.arena.node(typ, &specElements[t.Root])
+	p.members(n, path, rdepth, true, skipType)
 	if n.Field("contained") != nil {
 		p.checkContained(n, path.String())
 	}
@@ -381,26 +461,49 @@ func (p *parser) resourceBody(typ string, path *elemPath, rdepth int, skipType b
 }
 
 // members reads object members into n until the closing brace, then checks
-// n's cardinality and emptiness.
-func (p *parser) members(n *Node, path *elemPath, rdepth int, skipResourceType bool) {
+// n's cardinality and emptiness. resource says that n is a resource;
+// skipResourceType that its resourceType member has been read already.
+//
+// The fields are gathered on the arena's stack while the members (and the
+// objects inside them) are read, and n gets an exact copy at the end.
+func (p *parser) members(n *Node, path *elemPath, rdepth int, resource, skipResourceType bool) {
+	a := p.arena
+	from := len(a.stack)
 	kids := Children(n.Elem, n.Type)
-	isResource := n.Elem != nil && n.Elem.Path == n.Type && Type(n.Type).Kind == KindResource
+	p.readMembers(n, kids, from, path, rdepth, resource, skipResourceType)
+	n.Fields = nil
+	if m := len(a.stack) - from; m > 0 {
+		n.Fields = a.fieldList(m)
+		copy(n.Fields, a.stack[from:])
+		a.stack = a.stack[:from]
+	}
+	p.finish(n, kids, path)
+}
+
+// readMembers reads the members of an object into the fields on the stack
+// from index from.
+func (p *parser) readMembers(n *Node, kids []int32, from int, path *elemPath, rdepth int, resource, skipResourceType bool) {
 	for !p.fatal {
 		if p.dec.PeekKind() == '}' {
 			p.read()
-			break
+			return
 		}
 		name, ok := p.name()
 		if !ok {
 			return
 		}
-		if isResource && name == "resourceType" {
+		if resource && name == "resourceType" {
 			if skipResourceType {
 				p.skip()
 				continue
 			}
-			v, ok := p.read()
-			if ok && (v.Kind() != '"' || v.String() != n.Type) {
+			if p.dec.PeekKind() != '"' {
+				p.read()
+				p.issue(Error, "structure", path, "resourceType is given twice")
+				continue
+			}
+			_, v, ok := p.scalar()
+			if ok && v != n.Type {
 				p.issue(Error, "structure", path, "resourceType is given twice")
 			}
 			continue
@@ -422,77 +525,81 @@ func (p *parser) members(n *Node, path *elemPath, rdepth int, skipResourceType b
 			p.skip()
 			continue
 		}
-		ep := elemPath{parent: path, name: e.Name, index: -1}
+		choice := ""
 		if e.Choice {
-			ep.typ = typ
+			choice = typ
 		}
-		epath := &ep
-		if ext {
-			tdef := Type(typ)
-			if tdef == nil || tdef.Kind != KindPrimitive {
-				p.issue(Error, "structure", epath, "%q is not allowed: %s is not a primitive element", name, base)
-				p.skip()
-				continue
-			}
-		}
-		f := fieldFor(n, base, e)
-		if e.Array {
-			if k := p.dec.PeekKind(); k != '[' {
-				p.issue(Error, "structure", epath, "the property %s must be a JSON array, not %s", name, kindName(k))
-				if k == '{' || k == '"' || k == '0' || k == 't' || k == 'f' {
-					// Read it as a one-item array so later checks still run.
-					p.item(n, f, e, typ, epath, 0, ext, rdepth, false)
-				} else {
-					p.skip()
-				}
-				continue
-			}
-			if p.tooDeep(epath) {
-				return
-			}
-			p.read()
-			i := 0
-			for !p.fatal && p.dec.PeekKind() != ']' {
-				if i >= p.lim.MaxArray {
-					p.issue(Error, "too-costly", epath, "array has more than %d items", p.lim.MaxArray)
-					for !p.fatal && p.dec.PeekKind() != ']' {
-						p.skip()
-					}
-					break
-				}
-				ip := ep
-				ip.index = i
-				p.item(n, f, e, typ, &ip, i, ext, rdepth, true)
-				i++
-			}
-			p.read()
-			if i == 0 {
-				p.issue(Error, "structure", epath, "arrays must not be empty")
-			}
-		} else {
-			if p.dec.PeekKind() == '[' {
-				p.issue(Error, "structure", epath, "the property %s must not be a JSON array", name)
-				p.skip()
-				continue
-			}
-			p.item(n, f, e, typ, epath, 0, ext, rdepth, false)
+		epath := p.arena.pushPath(path, e.Name, choice, -1)
+		ok = p.member(n, from, name, base, e, typ, ext, epath, rdepth)
+		p.arena.popPath()
+		if !ok {
+			return
 		}
 	}
-	p.finish(n, kids, path)
 }
 
-// fieldFor returns n's field for element e sent as JSON name name, adding it.
-func fieldFor(n *Node, name string, e *Element) *Field {
-	for i := range n.Fields {
-		if n.Fields[i].Name == name {
-			return &n.Fields[i]
+// member reads the value of the member name (base without its "_") of
+// element e, whose type is typ, into the field for base on the stack. It
+// returns false when reading must stop.
+func (p *parser) member(n *Node, from int, name, base string, e *Element, typ string, ext bool, epath *elemPath, rdepth int) bool {
+	if ext {
+		tdef := Type(typ)
+		if tdef == nil || tdef.Kind != KindPrimitive {
+			p.issue(Error, "structure", epath, "%q is not allowed: %s is not a primitive element", name, base)
+			p.skip()
+			return true
 		}
 	}
-	if n.Fields == nil {
-		n.Fields = make([]Field, 0, 4)
+	a := p.arena
+	fi := a.fieldFor(from, base, e)
+	if !e.Array {
+		if p.dec.PeekKind() == '[' {
+			p.issue(Error, "structure", epath, "the property %s must not be a JSON array", name)
+			p.skip()
+			return true
+		}
+		a.setFirst(fi, p.item(n, a.nodeAt(fi, 0), e, typ, epath, ext, rdepth, false))
+		return true
 	}
-	n.Fields = append(n.Fields, Field{Name: name, Elem: e})
-	return &n.Fields[len(n.Fields)-1]
+	if k := p.dec.PeekKind(); k != '[' {
+		p.issue(Error, "structure", epath, "the property %s must be a JSON array, not %s", name, kindName(k))
+		if k == '{' || k == '"' || k == '0' || k == 't' || k == 'f' {
+			// Read it as a one-item array so later checks still run.
+			a.setFirst(fi, p.item(n, a.nodeAt(fi, 0), e, typ, epath, ext, rdepth, false))
+		} else {
+			p.skip()
+		}
+		return true
+	}
+	if p.tooDeep(epath) {
+		return false
+	}
+	p.read()
+	// The items are gathered on the arena's item stack (objects inside
+	// them gather theirs above) and placed in the field at the end.
+	start := len(a.items)
+	i := 0
+	for !p.fatal && p.dec.PeekKind() != ']' {
+		if i >= p.lim.MaxArray {
+			p.issue(Error, "too-costly", epath, "array has more than %d items", p.lim.MaxArray)
+			for !p.fatal && p.dec.PeekKind() != ']' {
+				p.skip()
+			}
+			break
+		}
+		ip := a.pushPath(epath.parent, epath.name, epath.typ, i)
+		v := p.item(n, a.nodeAt(fi, i), e, typ, ip, ext, rdepth, true)
+		a.popPath()
+		a.items = append(a.items, v)
+		i++
+	}
+	p.read()
+	a.setItems(fi, a.items[start:])
+	a.items = a.items[:start]
+	if i == 0 {
+		p.issue(Error, "structure", epath, "arrays must not be empty")
+	}
+	return true
 }
 
 // matchElement finds the child element for a JSON property name, resolving
@@ -529,100 +636,96 @@ func upper(c byte) byte {
 	return c
 }
 
-// item reads one value (an array item when inArray) of element e into f.
-func (p *parser) item(n *Node, f *Field, e *Element, typ string, path *elemPath, idx int, ext bool, rdepth int, inArray bool) {
+// item reads one value (an array item when inArray) of element e, whose
+// type is typ. prev is the node already at the value's position (primitive
+// values and their "_" objects may come in either order), or nil. item
+// returns the node to place at that position, or nil for none.
+func (p *parser) item(n, prev *Node, e *Element, typ string, path *elemPath, ext bool, rdepth int, inArray bool) *Node {
 	k := p.dec.PeekKind()
-	// Locate or create the node at idx (primitive values and their "_"
-	// objects may come in either order).
-	var v *Node
-	if idx < len(f.Nodes) {
-		v = f.Nodes[idx]
-	}
+	v := prev
 	if k == 'n' {
 		p.read()
 		if !inArray {
 			p.issue(Error, "structure", path, "null is not allowed here")
-			return
+			return nil
 		}
 		if v == nil {
-			v = &Node{Type: typ, Elem: e}
-			setAt(f, idx, v)
+			v = p.arena.node(typ, e)
 		}
-		return
+		return v
 	}
 	if ext {
 		if k != '{' {
 			p.issue(Error, "structure", path, "the extension object of a primitive must be a JSON object, not %s", kindName(k))
 			p.skip()
-			return
+			return nil
 		}
 		if v == nil {
-			v = &Node{Type: typ, Elem: e}
-			setAt(f, idx, v)
+			v = p.arena.node(typ, e)
 		} else if len(v.Fields) > 0 {
 			p.issue(Error, "structure", path, "duplicate extension object")
 		}
 		if p.tooDeep(path) {
-			return
+			return v
 		}
 		p.read()
 		// The element's definition (a primitive element has no inline
 		// children, so its members are those of the type) gives the
 		// extensions their context.
-		pr := &Node{Type: typ, Elem: e}
-		p.members(pr, path, rdepth, false)
-		v.Fields = pr.Fields
-		return
+		p.members(v, path, rdepth, false, false)
+		return v
 	}
 	if v != nil && v.Kind != NoValue {
 		p.issue(Error, "structure", path, "duplicate value")
 		p.skip()
-		return
-	}
-	if v == nil {
-		v = &Node{Type: typ, Elem: e}
+		return nil
 	}
 	tdef := Type(typ)
 	switch {
 	case typ == "Resource" || (tdef != nil && tdef.Kind == KindResource):
 		r := p.resource(path, rdepth+1)
 		if r == nil {
-			return
+			return nil
 		}
 		if typ != "Resource" && !Type(r.Type).IsA(typ) {
 			p.issue(Error, "structure", path, "a %s is not allowed here (expected %s)", r.Type, typ)
 		}
 		r.Elem = &specElements[Type(r.Type).Root]
-		setAt(f, idx, r)
-		return
+		return r
 	case tdef != nil && tdef.Kind == KindPrimitive || typ == "xhtml":
 		if k == '{' || k == '[' {
 			p.issue(Error, "structure", path, "%s values must be JSON %s, not %s", typ, primitiveJSON(typ), kindName(k))
 			p.skip()
-			return
+			return nil
 		}
-		tok, ok := p.read()
+		k, text, ok := p.scalar()
 		if !ok {
-			return
+			return nil
 		}
-		p.primitive(v, typ, tok, path)
+		if v == nil {
+			v = p.arena.node(typ, e)
+		}
+		p.primitive(v, typ, k, text, path)
 		if e.Binding != 0 && v.Kind != NoValue && (typ == "code") {
 			if b := e.BindingOf(); !b.Contains("", v.Value) {
 				p.issue(Error, "code-invalid", path, "the value %q is not in the required value set %s", v.Value, b.ValueSet)
 			}
 		}
-		setAt(f, idx, v)
+		return v
 	default:
 		if k != '{' {
 			p.issue(Error, "structure", path, "%s must be a JSON object, not %s", typ, kindName(k))
 			p.skip()
-			return
+			return nil
 		}
 		if p.tooDeep(path) {
-			return
+			return nil
 		}
 		p.read()
-		p.members(v, path, rdepth, false)
+		if v == nil {
+			v = p.arena.node(typ, e)
+		}
+		p.members(v, path, rdepth, false, false)
 		if len(v.Fields) == 0 {
 			p.issue(Error, "structure", path, "objects must have content")
 		}
@@ -633,15 +736,8 @@ func (p *parser) item(n *Node, f *Field, e *Element, typ string, path *elemPath,
 		if typ == "Extension" {
 			p.checkExtension(n, v, path)
 		}
-		setAt(f, idx, v)
+		return v
 	}
-}
-
-func setAt(f *Field, idx int, v *Node) {
-	for len(f.Nodes) <= idx {
-		f.Nodes = append(f.Nodes, nil)
-	}
-	f.Nodes[idx] = v
 }
 
 // checkBinding checks a Coding or CodeableConcept against a required
@@ -670,10 +766,10 @@ func (p *parser) checkBinding(v *Node, b *Binding, typ string, path *elemPath) {
 // finish checks the fields of a finished object: required elements,
 // maximum cardinality, and null placeholders that no "_" object filled.
 func (p *parser) finish(n *Node, kids []int32, path *elemPath) {
-	if p.fatal {
-		return
-	}
 	for fi := range n.Fields {
+		if p.fatal {
+			break
+		}
 		f := &n.Fields[fi]
 		e := f.Elem
 		for i, v := range f.Nodes {
@@ -689,7 +785,8 @@ func (p *parser) finish(n *Node, kids []int32, path *elemPath) {
 			p.issue(Error, "structure", &elemPath{parent: path, name: e.Name, index: -1}, "%s: at most %d allowed, but found %d", e.Path, e.Max, len(f.Nodes))
 		}
 	}
-	// Drop nil placeholders so later stages never see them.
+	// Drop nil placeholders so later stages never see them, nor the
+	// checks of the enclosing resource, which run after a fatal error too.
 	for fi := range n.Fields {
 		f := &n.Fields[fi]
 		kept := f.Nodes[:0]
@@ -699,6 +796,9 @@ func (p *parser) finish(n *Node, kids []int32, path *elemPath) {
 			}
 		}
 		f.Nodes = kept
+	}
+	if p.fatal {
+		return
 	}
 	for _, k := range kids {
 		e := &specElements[k]
@@ -732,22 +832,21 @@ func isPrimitiveType(t string) bool {
 
 // primitive stores a primitive token into v after checking its JSON type and
 // format.
-func (p *parser) primitive(v *Node, typ string, tok jsontext.Token, path *elemPath) {
-	k := tok.Kind()
+func (p *parser) primitive(v *Node, typ string, k jsontext.Kind, text string, path *elemPath) {
 	switch typ {
 	case "boolean":
 		if k != 't' && k != 'f' {
 			p.issue(Error, "structure", path, "boolean values must be JSON true or false, not %s", kindName(k))
 			return
 		}
-		v.Kind, v.Value = BoolValue, tok.String()
+		v.Kind, v.Value = BoolValue, text
 		return
 	case "integer", "unsignedInt", "positiveInt", "decimal":
 		if k != '0' {
 			p.issue(Error, "structure", path, "%s values must be JSON numbers, not %s", typ, kindName(k))
 			return
 		}
-		v.Kind, v.Value = NumberValue, tok.String()
+		v.Kind, v.Value = NumberValue, text
 		if msg := checkNumber(typ, v.Value); msg != "" {
 			p.issue(Error, "value", path, "%s", msg)
 		}
@@ -757,7 +856,7 @@ func (p *parser) primitive(v *Node, typ string, tok jsontext.Token, path *elemPa
 		p.issue(Error, "structure", path, "%s values must be JSON strings, not %s", typ, kindName(k))
 		return
 	}
-	v.Kind, v.Value = StringValue, tok.String()
+	v.Kind, v.Value = StringValue, text
 	if v.Value == "" {
 		p.issue(Error, "value", path, "string values must not be empty")
 		return

@@ -108,16 +108,38 @@ type Compartment struct {
 	Resources []CompartmentResource
 }
 
-var typeIndex = sync.OnceValue(func() map[string]*TypeDef {
-	m := make(map[string]*TypeDef, len(specTypes))
+// typeTable finds type definitions by name with open addressing: the
+// parser and serialiser look types up for nearly every value, and this is
+// several times cheaper than a map for the short names.
+var typeTable = func() (t [typeSlots]*TypeDef) {
 	for i := range specTypes {
-		m[specTypes[i].Name] = &specTypes[i]
+		h := typeHash(specTypes[i].Name)
+		for t[h] != nil {
+			h = (h + 1) & (typeSlots - 1)
+		}
+		t[h] = &specTypes[i]
 	}
-	return m
-})
+	return t
+}()
+
+const typeSlots = 1024 // a power of two, several times the number of types
+
+func typeHash(s string) int {
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	return (n*0x9E37 ^ int(s[0])*0x1F3 ^ int(s[n-1])*0x3B ^ int(s[n/2])*7) & (typeSlots - 1)
+}
 
 // Type returns the definition of the named type, or nil.
-func Type(name string) *TypeDef { return typeIndex()[name] }
+func Type(name string) *TypeDef {
+	for h := typeHash(name); ; h = (h + 1) & (typeSlots - 1) {
+		if t := typeTable[h]; t == nil || t.Name == name {
+			return t
+		}
+	}
+}
 
 // Types returns every type definition in name order.
 func Types() []TypeDef { return specTypes[:] }
@@ -254,32 +276,4 @@ func ChoiceName(name, typ string) string {
 		return name
 	}
 	return name + strings.ToUpper(typ[:1]) + typ[1:]
-}
-
-// elementNames holds every element name of the spec tables, so that the
-// parser can use them for JSON member names without allocating.
-var elementNames = sync.OnceValue(func() map[string]string {
-	m := make(map[string]string, 4096)
-	for i := range specElements {
-		e := &specElements[i]
-		m[e.Name] = e.Name
-		if e.Choice {
-			for _, t := range e.Types {
-				n := ChoiceName(e.Name, t)
-				m[n] = n
-			}
-		}
-		m["_"+e.Name] = "_" + e.Name
-	}
-	m["resourceType"] = "resourceType"
-	return m
-})
-
-// internName returns name as a string, reusing the spec's copy when it is a
-// known element name.
-func internName(b []byte) string {
-	if s, ok := elementNames()[string(b)]; ok {
-		return s
-	}
-	return string(b)
 }

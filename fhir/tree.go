@@ -95,7 +95,7 @@ func (n *Node) Set(name, value string) bool {
 		f.Nodes = []*Node{v}
 		return true
 	}
-	n.insertField(Field{Name: name, Elem: e, Nodes: []*Node{v}})
+	n.InsertField(Field{Name: name, Elem: e, Nodes: []*Node{v}})
 	return true
 }
 
@@ -110,7 +110,7 @@ func (n *Node) Ensure(name string) *Node {
 		return nil
 	}
 	c := &Node{Type: e.Types[0], Elem: e}
-	n.insertField(Field{Name: name, Elem: e, Nodes: []*Node{c}})
+	n.InsertField(Field{Name: name, Elem: e, Nodes: []*Node{c}})
 	return c
 }
 
@@ -133,8 +133,9 @@ func (n *Node) childElement(name string) *Element {
 	return nil
 }
 
-// insertField places f at its position in definition order.
-func (n *Node) insertField(f Field) {
+// InsertField adds the field f to n at its position in definition order.
+// n must not already have a field for f.Elem.
+func (n *Node) InsertField(f Field) {
 	kids := Children(n.Elem, n.Type)
 	pos := func(e *Element) int {
 		for i, k := range kids {
@@ -230,6 +231,6 @@ func (n *Node) Append(name string) *Node {
 		f.Nodes = append(f.Nodes, c)
 		return c
 	}
-	n.insertField(Field{Name: name, Elem: e, Nodes: []*Node{c}})
+	n.InsertField(Field{Name: name, Elem: e, Nodes: []*Node{c}})
 	return c
 }

@@ -205,29 +205,15 @@ func (s *Server) ledgerConsistency(w http.ResponseWriter, r *http.Request) error
 // offline that this version is sealed under a signed checkpoint.
 func (s *Server) ledgerProof(typ string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		id := r.PathValue("id")
-		vid, err := strconv.ParseInt(r.PathValue("vid"), 10, 64)
-		if err != nil || vid <= 0 || !fhir.ValidID(id) {
-			return fhir.ErrNotFound
-		}
-		o, err := s.cfg.Ledger.VersionOpening(r.Context(), typ, id, vid)
+		// A caller sees a proof only for a version it may read (scopes and
+		// consent); proofs of deletions only with unrestricted scopes.
+		v, err := s.visibleVersion(r, typ)
 		if err != nil {
 			return err
 		}
-		// A caller sees a proof only for a version it may read (scopes and
-		// consent); proofs of deletions only with unrestricted scopes.
-		{
-			v, err := s.cfg.Store.VRead(r.Context(), typ, id, vid)
-			if err != nil {
-				return err
-			}
-			if v.Deleted() {
-				if !decisionOf(r).Unrestricted() {
-					return fhir.ErrNotFound
-				}
-			} else if err := s.permitBytes(r, v.Body); err != nil {
-				return err
-			}
+		o, err := s.cfg.Ledger.VersionOpening(r.Context(), typ, v.ID, v.VersionID)
+		if err != nil {
+			return err
 		}
 		if o.Key == nil {
 			return fhir.ErrDeleted // erased: the commitment can no longer be opened

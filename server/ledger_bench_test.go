@@ -4,16 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/fhirseal/fhirseal/fhir"
-	"github.com/fhirseal/fhirseal/ledger"
-	"github.com/fhirseal/fhirseal/server"
 	"github.com/fhirseal/fhirseal/store"
-	"github.com/fhirseal/fhirseal/store/sqlite"
 )
 
 // BenchmarkLedgerProof measures $ledger-proof in process over a ledger of
@@ -21,24 +16,7 @@ import (
 // proof and response.
 func BenchmarkLedgerProof(b *testing.B) {
 	const n = 20000
-	var st *sqlite.Store
-	ts := newServerWith(b, func(cfg *server.Config) {
-		origin, err := ledger.Origin(cfg.BaseURL)
-		if err != nil {
-			b.Fatal(err)
-		}
-		dir := b.TempDir()
-		key, err := ledger.LoadOrCreateKey(filepath.Join(dir, "ledger.key"), origin)
-		if err != nil {
-			b.Fatal(err)
-		}
-		st, err = sqlite.Open(filepath.Join(dir, "db"), sqlite.Options{LedgerKey: key, CheckpointEvery: 10 * time.Millisecond})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { st.Close() })
-		cfg.Store, cfg.Ledger, cfg.LedgerKey = st, st, key.VerifierKey
-	})
+	ts, _, st := newLedgerStore(b)
 	ctx := context.Background()
 	for i := 0; i < n; i += 500 {
 		err := st.Update(ctx, func(tx store.Tx) error {

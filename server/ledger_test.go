@@ -18,8 +18,16 @@ import (
 
 // newLedgerServer starts a test server whose store seals writes with a
 // signing key and signs checkpoints every 10 ms.
-func newLedgerServer(t *testing.T) (*testServer, *ledger.Key) {
+func newLedgerServer(t testing.TB) (*testServer, *ledger.Key) {
+	ts, key, _ := newLedgerStore(t)
+	return ts, key
+}
+
+// newLedgerStore is newLedgerServer that also returns the store, for
+// writing to it directly.
+func newLedgerStore(t testing.TB) (*testServer, *ledger.Key, *sqlite.Store) {
 	var key *ledger.Key
+	var st *sqlite.Store
 	ts := newServerWith(t, func(cfg *server.Config) {
 		origin, err := ledger.Origin(cfg.BaseURL)
 		if err != nil {
@@ -30,14 +38,14 @@ func newLedgerServer(t *testing.T) (*testServer, *ledger.Key) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, err := sqlite.Open(filepath.Join(dir, "db"), sqlite.Options{LedgerKey: key, CheckpointEvery: 10 * time.Millisecond})
+		st, err = sqlite.Open(filepath.Join(dir, "db"), sqlite.Options{LedgerKey: key, CheckpointEvery: 10 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
 		cfg.Store, cfg.Ledger, cfg.LedgerKey = st, st, key.VerifierKey
 	})
-	return ts, key
+	return ts, key, st
 }
 
 // TestLedgerProofAccess checks who gets a version's proof: a proof opens

@@ -234,28 +234,43 @@ func (s *Server) vread(typ string) handlerFunc {
 		if err := negotiate(r); err != nil {
 			return err
 		}
-		id := r.PathValue("id")
-		vid, err := strconv.ParseInt(r.PathValue("vid"), 10, 64)
-		if err != nil || vid <= 0 || !fhir.ValidID(id) {
-			return fhir.ErrNotFound
-		}
-		v, err := s.cfg.Store.VRead(r.Context(), typ, id, vid)
+		v, err := s.visibleVersion(r, typ)
 		if err != nil {
 			return err
 		}
 		if v.Deleted() {
-			if !decisionOf(r).Unrestricted() {
-				return fhir.ErrNotFound
-			}
 			w.Header().Set("ETag", etag(v.VersionID))
 			return fhir.ErrDeleted
-		}
-		if err := s.permitBytes(r, v.Body); err != nil {
-			return err
 		}
 		s.writeVersion(w, r, http.StatusOK, v, false)
 		return nil
 	}
+}
+
+// visibleVersion reads the version a .../_history/{vid} URL names and
+// checks that the caller may see it: a deletion only with unrestricted
+// scopes (anyone else is told it does not exist), a body as permitBytes
+// decides.
+func (s *Server) visibleVersion(r *http.Request, typ string) (*store.Version, error) {
+	id := r.PathValue("id")
+	vid, err := strconv.ParseInt(r.PathValue("vid"), 10, 64)
+	if err != nil || vid <= 0 || !fhir.ValidID(id) {
+		return nil, fhir.ErrNotFound
+	}
+	v, err := s.cfg.Store.VRead(r.Context(), typ, id, vid)
+	if err != nil {
+		return nil, err
+	}
+	if v.Deleted() {
+		if !decisionOf(r).Unrestricted() {
+			return nil, fhir.ErrNotFound
+		}
+		return v, nil
+	}
+	if err := s.permitBytes(r, v.Body); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 func (s *Server) create(typ string) handlerFunc {

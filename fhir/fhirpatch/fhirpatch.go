@@ -13,6 +13,7 @@ package fhirpatch
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -216,7 +217,7 @@ func apply(res *fhir.Node, op operation) error {
 		}
 		if f.Elem.Choice {
 			// Another type of a choice element is another JSON name.
-			if !contains(f.Elem.Types, v.Type) {
+			if !slices.Contains(f.Elem.Types, v.Type) {
 				return fmt.Errorf("%s cannot hold a %s", f.Elem.Name, v.Type)
 			}
 			f.Name = fhir.ChoiceName(f.Elem.Name, v.Type)
@@ -282,12 +283,12 @@ func add(n *fhir.Node, op operation) error {
 	}
 	name := op.name
 	if e.Choice {
-		if !contains(e.Types, v.Type) {
+		if !slices.Contains(e.Types, v.Type) {
 			return fmt.Errorf("%s cannot hold a %s", op.name, v.Type)
 		}
 		name = fhir.ChoiceName(e.Name, v.Type)
 	}
-	insertField(n, fhir.Field{Name: name, Elem: e, Nodes: []*fhir.Node{v}})
+	n.InsertField(fhir.Field{Name: name, Elem: e, Nodes: []*fhir.Node{v}})
 	return nil
 }
 
@@ -301,7 +302,7 @@ func build(e *fhir.Element, typ string, op operation) (*fhir.Node, error) {
 		case v.Type == typ:
 		case isPrimitive(v.Type) && isPrimitive(typ) && !e.Choice:
 			v.Type = typ
-		case e.Choice && contains(e.Types, v.Type):
+		case e.Choice && slices.Contains(e.Types, v.Type):
 		default:
 			return nil, fmt.Errorf("%s takes a %s, not a %s", e.Name, typ, v.Type)
 		}
@@ -353,7 +354,7 @@ func fromParts(e *fhir.Element, typ string, parts []*fhir.Node, depth int) (*fhi
 		if ce.Choice {
 			jn = fhir.ChoiceName(ce.Name, v.Type)
 		}
-		insertField(n, fhir.Field{Name: jn, Elem: ce, Nodes: []*fhir.Node{v}})
+		n.InsertField(fhir.Field{Name: jn, Elem: ce, Nodes: []*fhir.Node{v}})
 	}
 	return n, nil
 }
@@ -401,7 +402,7 @@ func list(res *fhir.Node, path string, found []*fhir.Node) (*fhir.Field, error) 
 	if f := field(owner.Node, e); f != nil {
 		return f, nil
 	}
-	insertField(owner.Node, fhir.Field{Name: name, Elem: e})
+	owner.Node.InsertField(fhir.Field{Name: name, Elem: e})
 	return field(owner.Node, e), nil
 }
 
@@ -442,38 +443,6 @@ func child(n *fhir.Node, name string) *fhir.Element {
 	return nil
 }
 
-// insertField adds f to n at its place in definition order.
-func insertField(n *fhir.Node, f fhir.Field) {
-	kids := fhir.Children(n.Elem, n.Type)
-	pos := func(e *fhir.Element) int {
-		for i, k := range kids {
-			if fhir.ElementAt(k) == e {
-				return i
-			}
-		}
-		return len(kids)
-	}
-	at := len(n.Fields)
-	for i := range n.Fields {
-		if pos(n.Fields[i].Elem) > pos(f.Elem) {
-			at = i
-			break
-		}
-	}
-	n.Fields = append(n.Fields, fhir.Field{})
-	copy(n.Fields[at+1:], n.Fields[at:])
-	n.Fields[at] = f
-}
-
 func isPrimitive(typ string) bool {
 	return typ != "" && typ[0] >= 'a' && typ[0] <= 'z'
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
